@@ -1,0 +1,20 @@
+"""Fixed-radius neighbour search for PyTorch: radius and radius_graph on CPU
+and CUDA, a drop-in for torch-cluster's functions (see ops.py)."""
+
+from importlib import resources as _resources
+
+from . import _fake, _loader
+from ._build_info import read as _read_build_info
+
+build_info = _read_build_info()
+__version__ = build_info["version"]
+#: True when the CUDA kernels are loaded (a CUDA build on a CUDA torch).
+cuda_enabled = _loader.load_libraries(build_info)
+_fake.register(build_info["ops_namespace"])
+
+from .ops import radius, radius_graph  # noqa: E402
+
+#: For CMake: find_package(<name>) with CMAKE_PREFIX_PATH set to this.
+cmake_prefix_path = str(_resources.files(__name__).joinpath("share", "cmake"))
+
+__all__ = ["radius", "radius_graph", "build_info", "cuda_enabled", "cmake_prefix_path"]

@@ -1,0 +1,130 @@
+"""Load the ops libraries into torch, turning each way that can fail into one
+message that names the cause and the fix.
+
+No CUDA context is created here (that would break fork-based workers):
+GPU arch coverage is checked only if CUDA is already initialised, by
+`python -m <pkg> info`, and by the CUDA kernels themselves.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import warnings
+from importlib import resources
+
+import torch
+
+
+class CudaUnavailableWarning(UserWarning):
+    """The CUDA kernels could not be enabled; the CPU kernels still work."""
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", version.split("+")[0])[:2])
+
+
+def library_path(info: dict, backend: str):
+    return resources.files(__package__).joinpath(f"lib{info['import_name']}_{backend}.so")
+
+
+def _load(info: dict, backend: str) -> None:
+    path = library_path(info, backend)
+    name = info["name"]
+    if not path.is_file():
+        raise ImportError(
+            f"{name}: its {backend} library {path} is missing; the installation is "
+            f"incomplete. Reinstall it: pip install --force-reinstall {name}"
+        )
+    try:
+        torch.ops.load_library(str(path))
+    except OSError as e:
+        detail = str(e)
+        if "undefined symbol" in detail or "version `" in detail:
+            cause = (
+                f"it was built for torch>={info['torch_target']} but this torch "
+                f"({torch.__version__}) lacks a symbol it needs. Upgrade torch "
+                f"(pip install -U torch) or reinstall {name} for this torch"
+            )
+        else:
+            cause = f"the file is unreadable or corrupt. Reinstall it: pip install --force-reinstall {name}"
+        raise ImportError(f"{name}: cannot load {path.name}: {cause}. (loader said: {detail})") from None
+
+
+def cuda_driver_version() -> tuple[int, int] | None:
+    """The driver's CUDA version via libcuda, without initialising CUDA."""
+    try:
+        libcuda = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return None
+    version = ctypes.c_int(0)
+    if libcuda.cuDriverGetVersion(ctypes.byref(version)) != 0:
+        return None
+    return version.value // 1000, (version.value % 1000) // 10
+
+
+def covers(archs: list[str], capability: tuple[int, int]) -> bool:
+    """True if the build has a cubin for this GPU, or PTX it can JIT."""
+    sm = capability[0] * 10 + capability[1]
+    for arch in archs:
+        num = int(re.sub(r"\D", "", arch))
+        if arch.endswith("-real"):
+            # cubins run on the same major, equal or newer minor (no a/f suffix).
+            if num // 10 == sm // 10 and num <= sm and re.fullmatch(r"\d+-real", arch):
+                return True
+        elif num <= sm:
+            return True
+    return False
+
+
+def check_archs(info: dict) -> list[str]:
+    """Messages for visible GPUs the build cannot run on (initialises CUDA)."""
+    problems = []
+    for i in range(torch.cuda.device_count()):
+        cap = torch.cuda.get_device_capability(i)
+        if not covers(info["cuda_archs"], cap):
+            problems.append(
+                f"GPU {i} ({torch.cuda.get_device_name(i)}, sm_{cap[0]}{cap[1]}) is not covered "
+                f"by this build's archs {info['cuda_archs']} and no PTX can be JIT-compiled for "
+                f"it: rebuild with {info['import_name'].upper()}_CUDA_ARCHS='{cap[0]}{cap[1]}'"
+            )
+    return problems
+
+
+def cuda_problem(info: dict) -> str | None:
+    """Why the CUDA library should not be loaded, or None to load it."""
+    if not info["cuda"]:
+        return None  # a +cpu build: nothing to say
+    if torch.version.cuda is None:
+        return ""  # CPU-only torch: the CPU kernels are what the user wants
+    driver = cuda_driver_version()
+    need = _version_tuple(info["cuda"])
+    if driver is not None and driver[0] < need[0]:
+        return (
+            f"the NVIDIA driver supports CUDA {driver[0]}.{driver[1]} but {info['name']} "
+            f"was built with CUDA {info['cuda']}: upgrade the driver to one for CUDA "
+            f"{need[0]}.x, or install the +cpu build; CPU tensors still work"
+        )
+    return None
+
+
+def load_libraries(info: dict) -> bool:
+    """Load the CPU library, then the CUDA one when it can work; True if CUDA is on."""
+    if _version_tuple(torch.__version__) < _version_tuple(info["torch_target"]):
+        raise ImportError(
+            f"{info['name']} {info['version']} needs torch>={info['torch_target']} (its "
+            f"stable-ABI target) but torch {torch.__version__} is installed: "
+            f"pip install -U 'torch>={info['torch_target']}'"
+        )
+    _load(info, "cpu")
+    problem = cuda_problem(info)
+    if not info["cuda"] or problem == "":
+        return False
+    if problem:
+        warnings.warn(f"{info['name']}: CUDA kernels disabled: {problem}", CudaUnavailableWarning, 2)
+        return False
+    _load(info, "cuda")
+    if torch.cuda.is_initialized():
+        for msg in check_archs(info):
+            warnings.warn(f"{info['name']}: {msg}", CudaUnavailableWarning, 2)
+    return True

@@ -1,0 +1,262 @@
+// CPU kernel of radius / radius_graph: a counting-sort cell list, then a count
+// pass and a fill pass over the queries in cell order (cache-friendly), both
+// spread over torch's intra-op threads.
+#include <torch/csrc/stable/ops.h>
+#include <torch/headeronly/util/BFloat16.h>
+#include <torch/headeronly/util/Half.h>
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "../library.h"
+#include "../radius.h"
+
+namespace cuneb {
+namespace {
+using torch::headeronly::ScalarType;
+
+// Points of one set, converted to the distance type and grouped by cell.
+template <typename acc_t>
+struct CellList {
+  std::vector<acc_t> coords;     // [n, D] in cell order
+  std::vector<int32_t> index;    // original index of each point, in cell order
+  std::vector<int64_t> start;    // [num_cells + 1]: points of cell k are start[k]..start[k+1]
+};
+
+int64_t batch_of(const int64_t* batch, int64_t i) { return batch ? batch[i] : 0; }
+
+// Exact for every supported dtype (half and bfloat16 widen through float).
+template <typename T> double as_double(T v) { return double(static_cast<float>(v)); }
+double as_double(double v) { return v; }
+
+template <typename in_t>
+void scan_points(const in_t* p, int64_t n, int64_t dim, int gdim, InputStats& s,
+                 int32_t& nonfinite) {
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t d = 0; d < dim; ++d) {
+      const double w = as_double(p[i * dim + d]);
+      if (!std::isfinite(w)) nonfinite = 1;
+      if (d < gdim) {
+        s.lo[d] = std::min(s.lo[d], w);
+        s.hi[d] = std::max(s.hi[d], w);
+      }
+    }
+  }
+}
+
+void scan_batch(const int64_t* b, int64_t n, int32_t& unsorted, int64_t& last) {
+  if (!b || n == 0) return;
+  if (b[0] < 0) unsorted = 1;
+  for (int64_t i = 1; i < n; ++i) {
+    if (b[i] < b[i - 1]) unsorted = 1;
+  }
+  last = b[n - 1];
+}
+
+template <typename in_t>
+InputStats scan_inputs(const RadiusCall& c, const int64_t* bx, const int64_t* by) {
+  InputStats s{};
+  const int gdim = int(std::min<int64_t>(c.dim(), kMaxGridDims));
+  for (int d = 0; d < kMaxGridDims; ++d) {
+    s.lo[d] = std::numeric_limits<double>::infinity();
+    s.hi[d] = -std::numeric_limits<double>::infinity();
+  }
+  s.bx_max = s.by_max = -1;
+  scan_points(static_cast<const in_t*>(c.x.const_data_ptr()), c.nx(), c.dim(), gdim, s,
+              s.x_nonfinite);
+  scan_points(static_cast<const in_t*>(c.y.const_data_ptr()), c.ny(), c.dim(), gdim, s,
+              s.y_nonfinite);
+  scan_batch(bx, c.nx(), s.bx_unsorted, s.bx_max);
+  scan_batch(by, c.ny(), s.by_unsorted, s.by_max);
+  return s;
+}
+
+template <typename in_t>
+void cell_coords(const GridSpec& g, const in_t* p, int64_t dim, int64_t c[kMaxGridDims]) {
+  for (int d = 0; d < kMaxGridDims; ++d) {
+    c[d] = d < g.gdim ? g.coord(as_double(p[d]), d) : 0;
+  }
+}
+
+// Stable counting sort of n points by grid key.
+template <typename in_t, typename acc_t>
+CellList<acc_t> bucket(const GridSpec& g, const in_t* p, const int64_t* batch, int64_t n,
+                       int64_t dim) {
+  CellList<acc_t> out;
+  std::vector<int64_t> key(n);
+  out.start.assign(g.num_cells + 1, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t cc[kMaxGridDims];
+    cell_coords(g, p + i * dim, dim, cc);
+    key[i] = g.key(batch_of(batch, i), cc);
+    ++out.start[key[i] + 1];
+  }
+  for (int64_t k = 0; k < g.num_cells; ++k) out.start[k + 1] += out.start[k];
+  std::vector<int64_t> cursor(out.start.begin(), out.start.end() - 1);
+  out.coords.resize(n * dim);
+  out.index.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t j = cursor[key[i]]++;
+    out.index[j] = int32_t(i);
+    for (int64_t d = 0; d < dim; ++d) out.coords[j * dim + d] = acc_t(as_double(p[i * dim + d]));
+  }
+  return out;
+}
+
+// Squared distance, summed in dimension order with every step rounded.
+template <int DIM, typename acc_t>
+acc_t dist2(const acc_t* a, const acc_t* b, int64_t dim) {
+  const int64_t n = DIM > 0 ? DIM : dim;
+  acc_t s = 0;
+  for (int64_t d = 0; d < n; ++d) {
+    const acc_t t = a[d] - b[d];
+    s = s + t * t;
+  }
+  return s;
+}
+
+template <int DIM, typename acc_t>
+struct Searcher {
+  const RadiusCall& call;
+  const GridSpec& grid;
+  const CellList<acc_t>& xs;
+  const CellList<acc_t>& ys;
+  const int64_t* batch_y;
+  acc_t r2;
+
+  // Calls f(original x index, squared distance) for every x within r of
+  // query slot t (a position in ys' cell order).
+  template <typename F>
+  void for_each(int64_t t, F&& f) const {
+    const int64_t dim = call.dim();
+    const acc_t* q = &ys.coords[t * dim];
+    const int64_t qi = ys.index[t];
+    int64_t cc[kMaxGridDims];
+    for (int d = 0; d < kMaxGridDims; ++d) {
+      cc[d] = d < grid.gdim ? grid.coord(double(q[d]), d) : 0;
+    }
+    const int64_t b = batch_of(batch_y, qi);
+    int64_t lo[kMaxGridDims], hi[kMaxGridDims];
+    for (int d = 0; d < kMaxGridDims; ++d) {
+      lo[d] = std::max<int64_t>(cc[d] - 1, 0);
+      hi[d] = std::min<int64_t>(cc[d] + 1, grid.size[d] - 1);
+    }
+    for (int64_t c2 = lo[2]; c2 <= hi[2]; ++c2) {
+      for (int64_t c1 = lo[1]; c1 <= hi[1]; ++c1) {
+        // Cells along dim 0 are consecutive keys: one range per (c1, c2).
+        const int64_t k0[kMaxGridDims] = {lo[0], c1, c2};
+        const int64_t k1[kMaxGridDims] = {hi[0], c1, c2};
+        const int64_t begin = xs.start[grid.key(b, k0)];
+        const int64_t end = xs.start[grid.key(b, k1) + 1];
+        for (int64_t j = begin; j < end; ++j) {
+          const int32_t xi = xs.index[j];
+          if (call.ignore_same_index && xi == qi) continue;
+          const acc_t d2 = dist2<DIM>(&xs.coords[j * dim], q, dim);
+          if (d2 < r2) f(xi, d2);
+        }
+      }
+    }
+  }
+};
+
+template <int DIM, typename acc_t>
+Tensor search(const RadiusCall& call, const GridSpec& grid, const CellList<acc_t>& xs,
+              const CellList<acc_t>& ys, const int64_t* batch_y) {
+  const acc_t r_acc = acc_t(call.r);
+  const Searcher<DIM, acc_t> s{call, grid, xs, ys, batch_y, r_acc * r_acc};
+  const int64_t ny = call.ny();
+  const int64_t k = call.max_neighbors;
+  const int64_t grain = 256;
+
+  // Count pass: how many neighbours each query keeps.
+  std::vector<int64_t> found(ny), offset(ny + 1, 0);
+  torch::stable::parallel_for(0, ny, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      int64_t n = 0;
+      s.for_each(t, [&](int32_t, acc_t) { ++n; });
+      found[ys.index[t]] = n;
+    }
+  });
+  for (int64_t q = 0; q < ny; ++q) {
+    offset[q + 1] = offset[q] + (k >= 0 ? std::min(found[q], k) : found[q]);
+  }
+
+  // Fill pass: the k nearest (ties by index), written in index order.
+  Tensor out = torch::stable::new_empty(call.x, {2, offset[ny]}, ScalarType::Long);
+  int64_t* rows = static_cast<int64_t*>(out.mutable_data_ptr());
+  int64_t* centre = rows + (call.neighbour_first ? offset[ny] : 0);
+  int64_t* neighbour = rows + (call.neighbour_first ? 0 : offset[ny]);
+  torch::stable::parallel_for(0, ny, grain, [&](int64_t begin, int64_t end) {
+    std::vector<std::pair<acc_t, int32_t>> cand;
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t q = ys.index[t];
+      const int64_t n = offset[q + 1] - offset[q];
+      if (n == 0) continue;
+      cand.clear();
+      s.for_each(t, [&](int32_t xi, acc_t d2) { cand.emplace_back(d2, xi); });
+      if (int64_t(cand.size()) > n) {
+        std::nth_element(cand.begin(), cand.begin() + n, cand.end());
+        cand.resize(n);
+      }
+      std::sort(cand.begin(), cand.end(),
+                [](const auto& a, const auto& b) { return a.second < b.second; });
+      for (int64_t i = 0; i < n; ++i) {
+        centre[offset[q] + i] = q;
+        neighbour[offset[q] + i] = cand[i].second;
+      }
+    }
+  });
+  return out;
+}
+
+template <typename in_t>
+Tensor radius_typed(const RadiusCall& call) {
+  using acc_t = typename acc_type<in_t>::type;
+  const int64_t* bx = call.batch_x ? static_cast<const int64_t*>(call.batch_x->const_data_ptr()) : nullptr;
+  const int64_t* by = call.batch_y ? static_cast<const int64_t*>(call.batch_y->const_data_ptr()) : nullptr;
+  const InputStats stats = scan_inputs<in_t>(call, bx, by);
+  const GridSpec grid = make_grid(call, stats, check_stats(call, stats));
+  const auto* px = static_cast<const in_t*>(call.x.const_data_ptr());
+  const auto* py = static_cast<const in_t*>(call.y.const_data_ptr());
+  const CellList<acc_t> xs = bucket<in_t, acc_t>(grid, px, bx, call.nx(), call.dim());
+  const CellList<acc_t> ys = bucket<in_t, acc_t>(grid, py, by, call.ny(), call.dim());
+  switch (call.dim()) {
+    case 1: return search<1>(call, grid, xs, ys, by);
+    case 2: return search<2>(call, grid, xs, ys, by);
+    case 3: return search<3>(call, grid, xs, ys, by);
+    default: return search<0>(call, grid, xs, ys, by);
+  }
+}
+
+Tensor run(const RadiusCall& call) {
+  CUNEB_CHECK(call.x.is_cpu(), call.op, ": internal error: CPU kernel got a non-CPU tensor");
+  if (call.nx() == 0 || call.ny() == 0) return empty_edges(call);
+  switch (call.x.scalar_type()) {
+    case ScalarType::Half: return radius_typed<c10::Half>(call);
+    case ScalarType::BFloat16: return radius_typed<c10::BFloat16>(call);
+    case ScalarType::Float: return radius_typed<float>(call);
+    default: return radius_typed<double>(call);
+  }
+}
+
+Tensor radius_cpu(Tensor x, Tensor y, double r, std::optional<Tensor> batch_x,
+                  std::optional<Tensor> batch_y, std::optional<int64_t> max_num_neighbors,
+                  bool ignore_same_index, std::optional<int64_t> batch_size) {
+  return run(make_radius_call(x, y, r, batch_x, batch_y, max_num_neighbors,
+                              ignore_same_index, batch_size));
+}
+
+Tensor radius_graph_cpu(Tensor x, double r, std::optional<Tensor> batch, bool loop,
+                        std::optional<int64_t> max_num_neighbors, std::string flow,
+                        std::optional<int64_t> batch_size) {
+  return run(make_radius_graph_call(x, r, batch, loop, max_num_neighbors, flow, batch_size));
+}
+}  // namespace
+}  // namespace cuneb
+
+CUNEB_LIBRARY_IMPL(CPU, m) {
+  m.impl("radius", TORCH_BOX(&cuneb::radius_cpu));
+  m.impl("radius_graph", TORCH_BOX(&cuneb::radius_graph_cpu));
+}

@@ -1,0 +1,17 @@
+// The radius family's schemas. Kernels: cpu/radius_kernel.cpp,
+// cuda/radius_kernel.cu; fake (meta) kernels: the Python package's _fake.py.
+#include "library.h"
+
+CUNEB_LIBRARY(m) {
+  // Edges (y index, x index) for every x within distance r of each y, in the
+  // same batch segment; at most max_num_neighbors per y (the nearest, ties by
+  // index), sorted by y index then x index.
+  m.def("radius(Tensor x, Tensor y, float r, Tensor? batch_x=None, "
+        "Tensor? batch_y=None, int? max_num_neighbors=32, "
+        "bool ignore_same_index=False, int? batch_size=None) -> Tensor");
+  // radius(x, x, ...) without self-loops unless loop=True; flow
+  // 'source_to_target' returns (neighbour, centre) rows, as torch-cluster does.
+  m.def("radius_graph(Tensor x, float r, Tensor? batch=None, bool loop=False, "
+        "int? max_num_neighbors=32, str flow=\"source_to_target\", "
+        "int? batch_size=None) -> Tensor");
+}

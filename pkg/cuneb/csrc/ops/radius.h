@@ -1,0 +1,103 @@
+#pragma once
+// What every backend of radius / radius_graph shares: the validated call, the
+// statistics a backend gathers from the data, and the uniform grid built from
+// them. The backends differ only in how they scan the grid.
+#include <torch/csrc/stable/tensor.h>
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "check.h"
+
+#if defined(__CUDACC__)
+#define CUNEB_HD __host__ __device__
+#else
+#define CUNEB_HD
+#endif
+
+namespace cuneb {
+using torch::stable::Tensor;
+
+// A validated call: x and y are 2-D, contiguous, of one floating dtype and on
+// one device; batches (if given) are contiguous int64 vectors of matching
+// length on that device. Everything the data alone can tell (finite
+// coordinates, sorted batches) is checked later by check_stats().
+struct RadiusCall {
+  const char* op;            // e.g. "cuneb.radius", used in messages
+  const char* bx_name;       // the batch arguments' names, for messages
+  const char* by_name;
+  Tensor x, y;               // [Nx, D], [Ny, D]
+  std::optional<Tensor> batch_x, batch_y;
+  double r;
+  int64_t max_neighbors;     // < 0: unlimited
+  bool ignore_same_index;    // drop pairs whose x index equals the y index
+  bool neighbour_first;      // rows are (x index, y index) instead of (y, x)
+  int64_t batch_size;        // < 0: taken from the data
+  int64_t nx() const { return x.size(0); }
+  int64_t ny() const { return y.size(0); }
+  int64_t dim() const { return x.size(1); }
+};
+
+RadiusCall make_radius_call(
+    Tensor x, Tensor y, double r, std::optional<Tensor> batch_x,
+    std::optional<Tensor> batch_y, std::optional<int64_t> max_num_neighbors,
+    bool ignore_same_index, std::optional<int64_t> batch_size);
+
+RadiusCall make_radius_graph_call(
+    Tensor x, double r, std::optional<Tensor> batch, bool loop,
+    std::optional<int64_t> max_num_neighbors, const std::string& flow,
+    std::optional<int64_t> batch_size);
+
+// Up to three coordinates index the grid; further ones only enter distances.
+constexpr int kMaxGridDims = 3;
+
+// What a backend reads off the data in one pass before building the grid.
+struct InputStats {
+  double lo[kMaxGridDims];      // bounding box of x and y over the grid dims
+  double hi[kMaxGridDims];
+  int32_t x_nonfinite, y_nonfinite;
+  int32_t bx_unsorted, by_unsorted;  // decreasing somewhere, or negative
+  int64_t bx_max, by_max;            // last (largest) batch id, -1 if none
+};
+
+// Throws the documented message for whatever InputStats says is wrong and
+// returns the number of batch segments.
+int64_t check_stats(const RadiusCall& call, const InputStats& s);
+
+// A uniform grid over (batch, cell): points of batch b in cell (c0,c1,c2)
+// have key ((b * size[2] + c2) * size[1] + c1) * size[0] + c0.
+struct GridSpec {
+  int gdim;                      // grid dims: min(D, 3)
+  double lo[kMaxGridDims];
+  double inv_cell;               // 1 / cell edge; the edge is >= r
+  int64_t size[kMaxGridDims];    // cells per dim (1 for unused dims)
+  int64_t cells_per_batch;
+  int64_t num_cells;             // num_batches * cells_per_batch
+
+  CUNEB_HD int64_t coord(double v, int d) const {
+    double c = floor((v - lo[d]) * inv_cell);
+    if (!(c > 0.0)) return 0;  // also catches NaN, which checks reject earlier
+    return c >= double(size[d] - 1) ? size[d] - 1 : int64_t(c);
+  }
+  CUNEB_HD int64_t key(int64_t batch, const int64_t c[kMaxGridDims]) const {
+    return ((batch * size[2] + c[2]) * size[1] + c[1]) * size[0] + c[0];
+  }
+};
+
+// Cell edge r (plus a margin that covers rounding in the distance test),
+// grown only if the grid would need more than ~2 cells per point.
+GridSpec make_grid(const RadiusCall& call, const InputStats& s,
+                   int64_t num_batches);
+
+// [2, 0] int64 on the inputs' device.
+Tensor empty_edges(const RadiusCall& call);
+
+// float32 distances for half, bfloat16 and float32 inputs; float64 for float64.
+// Squared distances are summed over dims in order, each step rounded (no
+// fused multiply-add), so every backend and the reference agree bit for bit.
+template <typename T> struct acc_type { using type = float; };
+template <> struct acc_type<double> { using type = double; };
+
+}  // namespace cuneb

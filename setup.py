@@ -1,0 +1,219 @@
+"""Build the ops libraries with CMake + ninja into one cp310-abi3 wheel.
+
+Names, version and defaults come from pyproject.toml; this file only finds the
+toolchain (torch, nvcc), runs CMake, and records what it built in
+<package>/_build_info.json. Knobs (environment):
+
+  <PKG>_CUDA_ARCHS     CMake arch list, e.g. "80;90" (last one also gets PTX)
+  TORCH_CUDA_ARCH_LIST torch's format, e.g. "8.0 9.0+PTX" (used if the above is unset)
+  <PKG>_CPU_ONLY=1     skip CUDA even if nvcc exists (version label +cpu)
+  CUDA_HOME            toolkit root to use first
+  MAX_JOBS             parallel compile jobs (default: CPU count)
+
+<PKG> is the import name in upper case (CUNEB for cuneb).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+NAME = PYPROJECT["project"]["name"]
+EXT = PYPROJECT["tool"]["ext"]
+IMPORT_NAME = EXT.get("import-name", NAME.replace("-", "_"))
+OPS_NAMESPACE = EXT.get("ops-namespace", IMPORT_NAME)
+ENV_PREFIX = IMPORT_NAME.upper()
+TORCH_TARGET = EXT["torch-target"]
+
+
+def log(msg: str) -> None:
+    print(f"[{NAME} build] {msg}", flush=True)
+
+
+def has_cuda_headers(root: Path) -> bool:
+    return any((root / p / "cuda_runtime.h").exists()
+               for p in ("include", "targets/x86_64-linux/include", "targets/sbsa-linux/include"))
+
+
+def pip_toolkit_roots() -> list[Path]:
+    """nvcc from pip's cuda-toolkit wheels (site-packages/nvidia/cu13)."""
+    roots = []
+    for site in {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], *sys.path}:
+        roots += sorted(Path(site).glob("nvidia/cu1*"), reverse=True) if site else []
+    return roots
+
+
+def find_cuda() -> tuple[Path | None, str]:
+    """(toolkit root, why) — root is None for a CPU-only build."""
+    if os.environ.get(f"{ENV_PREFIX}_CPU_ONLY", "") not in ("", "0"):
+        return None, f"{ENV_PREFIX}_CPU_ONLY is set"
+    candidates: list[tuple[Path, str]] = []
+    for var in ("CUDA_HOME", "CUDA_PATH"):
+        if os.environ.get(var):
+            candidates.append((Path(os.environ[var]), f"${var}"))
+    on_path = shutil.which("nvcc")
+    if on_path:
+        candidates.append((Path(on_path).resolve().parent.parent, "nvcc on PATH"))
+    candidates += [(root, "pip's cuda-toolkit wheel") for root in pip_toolkit_roots()]
+    candidates.append((Path("/usr/local/cuda"), "/usr/local/cuda"))
+    for root, origin in candidates:
+        if (root / "bin" / "nvcc").exists() and has_cuda_headers(root):
+            return root, origin
+        if (root / "bin" / "nvcc").exists():
+            log(f"skipping {root / 'bin' / 'nvcc'} ({origin}): no CUDA headers beside it "
+                "(a wrapper script? set CUDA_HOME to the toolkit root)")
+    return None, ("no nvcc found (looked in $CUDA_HOME, PATH, pip's nvidia/cu1* wheels, "
+                  "/usr/local/cuda); install one with "
+                  "pip install 'cuda-toolkit[nvcc,cudart,cccl]==13.0.*' for a CUDA build")
+
+
+def cuda_version(root: Path) -> str:
+    out = subprocess.run([str(root / "bin" / "nvcc"), "--version"], check=True,
+                         capture_output=True, text=True).stdout
+    match = re.search(r"release (\d+)\.(\d+)", out)
+    if not match:
+        raise RuntimeError(f"cannot read the CUDA version from `nvcc --version`:\n{out}")
+    return f"{match[1]}.{match[2]}"
+
+
+def fix_pip_toolkit_layout(root: Path) -> None:
+    """pip's toolkit has lib/ but nvcc.profile links from lib64/."""
+    if not (root / "lib64").exists() and (root / "lib").is_dir():
+        (root / "lib64").symlink_to("lib")
+
+
+def cuda_archs() -> str:
+    """CMake CUDA_ARCHITECTURES: cubins for each arch, PTX for the last/+PTX ones."""
+    own = os.environ.get(f"{ENV_PREFIX}_CUDA_ARCHS")
+    torch_list = os.environ.get("TORCH_CUDA_ARCH_LIST")
+    if own:
+        archs = [a.strip() for a in re.split(r"[;, ]+", own) if a.strip()]
+        ptx = {archs[-1]}
+    elif torch_list:
+        items = [a for a in re.split(r"[;, ]+", torch_list) if a]
+        archs = [a.replace("+PTX", "").replace(".", "") for a in items]
+        ptx = {a.replace("+PTX", "").replace(".", "") for a in items if a.endswith("+PTX")}
+    else:
+        archs = EXT["cuda-archs"].split(";")
+        ptx = {archs[-1]}
+    bad = [a for a in archs if not re.fullmatch(r"\d+[af]?", a) or int(re.sub(r"\D", "", a)) < 75]
+    if bad:
+        raise SystemExit(f"unsupported CUDA arch(s) {bad}: CUDA 13 builds sm_75 and newer; "
+                         f"set {ENV_PREFIX}_CUDA_ARCHS like '80;90'")
+    return ";".join(a if a in ptx else f"{a}-real" for a in archs)
+
+
+def torch_target_hex() -> str:
+    major, minor = (int(v) for v in TORCH_TARGET.split(".")[:2])
+    return f"0x{major:02x}{minor:02x}000000000000"
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        return out + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def build_tools() -> tuple[str, str]:
+    """cmake and ninja from the build environment's PyPI packages, else PATH."""
+    tools = []
+    for name, attr in (("cmake", "CMAKE_BIN_DIR"), ("ninja", "BIN_DIR")):
+        try:
+            module = __import__(name)
+            tools.append(str(Path(getattr(module, attr)) / name))
+        except (ImportError, AttributeError):
+            found = shutil.which(name)
+            if not found:
+                raise SystemExit(f"{name} not found: pip install 'cmake>=3.26' ninja") from None
+            tools.append(found)
+    return tools[0], tools[1]
+
+
+CUDA_ROOT, CUDA_ORIGIN = find_cuda()
+CUDA_VERSION = cuda_version(CUDA_ROOT) if CUDA_ROOT else None
+LOCAL_LABEL = "cu" + CUDA_VERSION.replace(".", "") if CUDA_VERSION else "cpu"
+
+
+class CMakeBuild(build_ext):
+    """Configure, build and install the CMake project into the package dir."""
+
+    def build_extension(self, ext: Extension) -> None:
+        import torch
+
+        pkg_dir = Path(self.build_lib) / IMPORT_NAME
+        pkg_dir.mkdir(parents=True, exist_ok=True)
+        build_temp = Path(self.build_temp) / "cmake"
+        build_temp.mkdir(parents=True, exist_ok=True)
+        torch_dir = Path(torch.__file__).parent
+        archs = cuda_archs() if CUDA_ROOT else ""
+        args = [
+            f"-S{ROOT}", f"-B{build_temp}", "-GNinja",
+            "-DCMAKE_BUILD_TYPE=Release",
+            f"-DCMAKE_INSTALL_PREFIX={pkg_dir.resolve()}",
+            f"-DPACKAGE_NAME={IMPORT_NAME}",
+            f"-DOPS_NAMESPACE={OPS_NAMESPACE}",
+            f"-DTORCH_DIR={torch_dir}",
+            f"-DTORCH_TARGET_VERSION={torch_target_hex()}",
+            f"-DWITH_CUDA={'ON' if CUDA_ROOT else 'OFF'}",
+        ]
+        if CUDA_ROOT:
+            fix_pip_toolkit_layout(CUDA_ROOT)
+            args += [f"-DCMAKE_CUDA_COMPILER={CUDA_ROOT / 'bin' / 'nvcc'}",
+                     f"-DCUDAToolkit_ROOT={CUDA_ROOT}",
+                     f"-DCMAKE_CUDA_ARCHITECTURES={archs}"]
+            log(f"CUDA {CUDA_VERSION} from {CUDA_ORIGIN} ({CUDA_ROOT}); archs {archs}")
+        else:
+            log(f"CPU-only build: {CUDA_ORIGIN}")
+        jobs = os.environ.get("MAX_JOBS") or str(os.cpu_count() or 1)
+        cmake, ninja = build_tools()
+        args.append(f"-DCMAKE_MAKE_PROGRAM={ninja}")
+        subprocess.run([cmake, *args], check=True)
+        subprocess.run([cmake, "--build", str(build_temp), "-j", jobs], check=True)
+        subprocess.run([cmake, "--install", str(build_temp)], check=True)
+        info = {
+            "name": NAME,
+            "import_name": IMPORT_NAME,
+            "ops_namespace": OPS_NAMESPACE,
+            "version": VERSION,
+            "cuda": CUDA_VERSION,
+            "cuda_archs": archs.split(";") if archs else [],
+            "torch_headers": torch.__version__,
+            "torch_target": TORCH_TARGET,
+            "git_commit": git_commit(),
+        }
+        (pkg_dir / "_build_info.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+VERSION = f"{EXT['version']}+{LOCAL_LABEL}"
+
+setup(
+    version=VERSION,
+    packages=[IMPORT_NAME],
+    package_data={IMPORT_NAME: ["share/cmake/*/*.cmake"]},
+    # A dummy extension makes setuptools run CMakeBuild and tag the wheel for
+    # a platform; the libraries have no Python C-API, hence abi3 for cp310+.
+    ext_modules=[Extension(f"{IMPORT_NAME}._ops", sources=[])],
+    cmdclass={"build_ext": CMakeBuild},
+    options={"bdist_wheel": {"py_limited_api": "cp310"}},
+)

@@ -15,6 +15,8 @@ toolchain (torch, nvcc), runs CMake, and records what it built in
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import json
 import os
 import re
@@ -135,6 +137,15 @@ def git_commit() -> str:
         return "unknown"
 
 
+def find_torch() -> tuple[Path, str]:
+    """The build environment's torch, located without importing it (saves
+    ~0.4 GB of build memory)."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or spec.origin is None:
+        raise SystemExit("torch is not installed in the build environment: pip install 'torch>=2.10'")
+    return Path(spec.origin).parent, importlib.metadata.version("torch")
+
+
 def build_tools() -> tuple[str, str]:
     """cmake and ninja from the build environment's PyPI packages, else PATH."""
     tools = []
@@ -159,13 +170,11 @@ class CMakeBuild(build_ext):
     """Configure, build and install the CMake project into the package dir."""
 
     def build_extension(self, ext: Extension) -> None:
-        import torch
-
         pkg_dir = Path(self.build_lib) / IMPORT_NAME
         pkg_dir.mkdir(parents=True, exist_ok=True)
         build_temp = Path(self.build_temp) / "cmake"
         build_temp.mkdir(parents=True, exist_ok=True)
-        torch_dir = Path(torch.__file__).parent
+        torch_dir, torch_version = find_torch()
         archs = cuda_archs() if CUDA_ROOT else ""
         args = [
             f"-S{ROOT}", f"-B{build_temp}", "-GNinja",
@@ -198,7 +207,7 @@ class CMakeBuild(build_ext):
             "version": VERSION,
             "cuda": CUDA_VERSION,
             "cuda_archs": archs.split(";") if archs else [],
-            "torch_headers": torch.__version__,
+            "torch_headers": torch_version,
             "torch_target": TORCH_TARGET,
             "git_commit": git_commit(),
         }

@@ -1,0 +1,75 @@
+"""Shared test setup.
+
+* The suite must exercise the INSTALLED package (the wheel), never the source
+  tree under pkg/: the check below stops the run with a clear message if
+  ``import cuneb`` resolves to pkg/.
+* ``device``: every kernel test runs on "cpu", and on "cuda" where a GPU and
+  the package's CUDA kernels are present (skipped with a reason otherwise).
+* Hypothesis profiles: "ci" (default, small: the whole suite stays well under
+  3 minutes on a 2-core CPU machine) and "gpu" (many more examples) chosen
+  with the environment variable HYPOTHESIS_PROFILE=gpu.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import HealthCheck, settings
+
+import cuneb
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SOURCE_TREE = REPO_ROOT / "pkg"
+
+NO_CUDA_REASON = "no CUDA GPU on this machine: CUDA kernels are tested on the GPU machine"
+
+_common = dict(
+    deadline=None,
+    print_blob=True,
+    # `device` is a parametrised constant, safe to share between examples.
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.register_profile("ci", max_examples=200, **_common)
+settings.register_profile("gpu", max_examples=500, **_common)
+settings.register_profile("dev", max_examples=20, **_common)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def _installed_location_problem() -> str | None:
+    here = Path(cuneb.__file__).resolve()
+    if here.is_relative_to(SOURCE_TREE.resolve()):
+        return (
+            f"cuneb was imported from the source tree ({here}), not from the installed "
+            f"wheel. The tests must run against the installed package: build and install "
+            f"the wheel (pip install --force-reinstall --no-deps dist/cuneb-*.whl) and do "
+            f"not put {SOURCE_TREE} on sys.path / PYTHONPATH."
+        )
+    return None
+
+
+def pytest_configure(config):
+    problem = _installed_location_problem()
+    if problem:
+        raise pytest.UsageError(problem)
+
+
+def cuda_usable() -> bool:
+    return torch.cuda.is_available() and bool(cuneb.cuda_enabled)
+
+
+@pytest.fixture(scope="session", params=["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+def device(request) -> torch.device:
+    if request.param == "cuda" and not cuda_usable():
+        pytest.skip(NO_CUDA_REASON)
+    return torch.device(request.param)
+
+
+@pytest.fixture(scope="session")
+def cuda_device() -> torch.device:
+    """For tests that need a GPU in addition to the CPU (e.g. device mismatch)."""
+    if not cuda_usable():
+        pytest.skip(NO_CUDA_REASON)
+    return torch.device("cuda")

@@ -1,0 +1,33 @@
+"""Small helpers shared by several test modules."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+
+def run_python(code: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter (the one running the tests).
+
+    The child starts in `cwd` (a temporary directory) so that nothing from the
+    repository checkout can shadow the installed package, with PYTHONPATH
+    cleared for the same reason. Raises subprocess.TimeoutExpired on a hang.
+    """
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    env["PYTHONWARNINGS"] = "ignore"
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def describe(proc: subprocess.CompletedProcess) -> str:
+    return f"exit code {proc.returncode}\n--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"

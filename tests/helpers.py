@@ -12,12 +12,12 @@ from pathlib import Path
 def run_python(code: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run `code` in a fresh interpreter (the one running the tests).
 
-    The child starts in `cwd` (a temporary directory) so that nothing from the
-    repository checkout can shadow the installed package, with PYTHONPATH
-    cleared for the same reason. Raises subprocess.TimeoutExpired on a hang.
+    The child starts in `cwd` (a temporary directory), so nothing from the
+    repository checkout can shadow the installed package; it inherits the
+    environment, so it imports the same cuneb as this process (which conftest
+    checked is not the source tree). Raises subprocess.TimeoutExpired on a hang.
     """
     env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
     env["PYTHONWARNINGS"] = "ignore"
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The GPU proof in one command, for a CUDA machine without network access:
+# installs the given wheel (built elsewhere, no rebuild) into this Python,
+# then, from outside the source tree, runs
+#   info  - build vs runtime facts (torch, CUDA, GPU arch coverage)
+#   tests - the whole pytest suite, CUDA tests included
+#   fuzz  - >= 2,000 generated good/bad cases, CUDA vs CPU (bench/fuzz_cuda.py)
+#   sanitizer - compute-sanitizer memcheck, racecheck, initcheck over the
+#           CUDA tests and a fuzz run
+#   bench - bench/gpu_bench.py (peers are used if importable)
+# Results land in OUTDIR; a summary line per step goes to OUTDIR/summary.txt.
+#
+#   bench/device_check.sh WHEEL OUTDIR [steps...]   (default: all steps)
+set -uo pipefail
+wheel=$(realpath "$1"); out=$(realpath -m "$2"); shift 2
+steps=${*:-info tests fuzz sanitizer bench}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+py=${PYTHON:-python3}
+mkdir -p "$out"
+summary="$out/summary.txt"
+: >"$summary"
+
+step() {  # step NAME COMMAND... : run, log to OUTDIR/NAME.log, record status
+  local name=$1; shift
+  local t0=$SECONDS
+  "$@" >"$out/$name.log" 2>&1
+  local rc=$?
+  echo "$name: rc=$rc $((SECONDS - t0))s" | tee -a "$summary"
+  tail -n 3 "$out/$name.log" | sed 's/^/    /' | tee -a "$summary"
+}
+
+$py -m pip install -q --no-deps --no-index --force-reinstall "$wheel" || exit 1
+cd "$(mktemp -d)"  # never import the source tree
+export PYTHONUNBUFFERED=1
+sanitize() { compute-sanitizer --tool "$1" --error-exitcode 99 --print-limit 20 "${@:2}"; }
+for s in $steps; do
+  case $s in
+    info) step info $py -m cuneb info ;;
+    tests) step tests env HYPOTHESIS_PROFILE=gpu $py -m pytest "$repo/tests" -q -p no:cacheprovider -m "not slow" ;;
+    fuzz) step fuzz $py "$repo/bench/fuzz_cuda.py" --cases 2500 --out "$out/fuzz.json" ;;
+    sanitizer)
+      for tool in memcheck racecheck initcheck; do
+        step "sanitizer_$tool" sanitize $tool $py "$repo/bench/fuzz_cuda.py" --cases 150 --seed 7 \
+          --out "$out/fuzz_$tool.json"
+      done
+      step sanitizer_tests sanitize memcheck $py -m pytest "$repo/tests" -q -p no:cacheprovider -x -k cuda
+      ;;
+    bench) step bench $py "$repo/bench/gpu_bench.py" --out "$out/gpu_bench.json" ${BENCH_ARGS:-} ;;
+    *) echo "unknown step $s" | tee -a "$summary" ;;
+  esac
+done

@@ -182,6 +182,7 @@ class CMakeBuild(build_ext):
             f"-DCMAKE_INSTALL_PREFIX={pkg_dir.resolve()}",
             f"-DPACKAGE_NAME={IMPORT_NAME}",
             f"-DOPS_NAMESPACE={OPS_NAMESPACE}",
+            f"-DPACKAGE_VERSION={VERSION}",
             f"-DTORCH_DIR={torch_dir}",
             f"-DTORCH_TARGET_VERSION={torch_target_hex()}",
             f"-DWITH_CUDA={'ON' if CUDA_ROOT else 'OFF'}",

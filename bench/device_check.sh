@@ -7,13 +7,14 @@
 #   fuzz  - >= 2,000 generated good/bad cases, CUDA vs CPU (bench/fuzz_cuda.py)
 #   sanitizer - compute-sanitizer memcheck, racecheck, initcheck over the
 #           CUDA tests and a fuzz run
+#   cpp   - the C++ example (TorchScript + AOTInductor, no Python) on CUDA
 #   bench - bench/gpu_bench.py (peers are used if importable)
 # Results land in OUTDIR; a summary line per step goes to OUTDIR/summary.txt.
 #
 #   bench/device_check.sh WHEEL OUTDIR [steps...]   (default: all steps)
 set -uo pipefail
 wheel=$(realpath "$1"); out=$(realpath -m "$2"); shift 2
-steps=${*:-info tests fuzz sanitizer bench}
+steps=${*:-info tests fuzz sanitizer cpp bench}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 py=${PYTHON:-python3}
 mkdir -p "$out"
@@ -45,6 +46,7 @@ for s in $steps; do
       done
       step sanitizer_tests sanitize memcheck $py -m pytest "$repo/tests" -q -p no:cacheprovider -x -k cuda
       ;;
+    cpp) step cpp $py "$repo/examples/cpp/check.py" "$(mktemp -d)" --device cuda ;;
     bench) step bench $py "$repo/bench/gpu_bench.py" --out "$out/gpu_bench.json" ${BENCH_ARGS:-} ;;
     *) echo "unknown step $s" | tee -a "$summary" ;;
   esac

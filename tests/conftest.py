@@ -54,6 +54,9 @@ def pytest_configure(config):
     problem = _installed_location_problem()
     if problem:
         raise pytest.UsageError(problem)
+    # TorchScript is deprecated in torch (a FutureWarning in 2.14, a
+    # DeprecationWarning in 2.11), but scripted models are a supported use.
+    config.addinivalue_line("filterwarnings", "ignore:`torch\\.jit\\..*` is deprecated")
 
 
 def cuda_usable() -> bool:

@@ -101,10 +101,11 @@ def test_compile_fullgraph_aot_eager(device):
 
 
 def test_compile_with_bincount(device):
-    # bincount's output size depends on the data too (max(index) + 1); older
-    # torch versions graph-break on such ATen ops unless
-    # capture_dynamic_output_shape_ops is on (torch 2.14 traces it either way).
-    # The flag concerns bincount only; cuneb's op needs nothing (test above).
+    # bincount's output size depends on the data too (max(index) + 1), and
+    # dynamo may graph-break on such ATen ops unless
+    # capture_dynamic_output_shape_ops is on (torch 2.14 happens to trace it
+    # either way). The flag is for bincount only: cuneb's op needs no flag
+    # (test_compile_fullgraph_aot_eager runs with the default config).
     def fn(x, y):
         e = cuneb.radius(x, y, 0.15, max_num_neighbors=None)
         per_query = torch.bincount(e[0], minlength=y.shape[0])

@@ -520,15 +520,15 @@ def test_float64_coordinates_near_the_range_limit(device):
         "inf / inf = NaN cells and the loop never exits"
     ),
 )
-def test_float64_extent_beyond_double_range_does_not_hang(tmp_path):
+def test_float64_extent_beyond_double_range_does_not_hang(tmp_path, device):
     # Every coordinate is finite, so this is valid input; expected: only the
     # self-loops (the two points are 2e308 apart, an infinite float64 distance).
     proc = None
     try:
         proc = run_python(
-            """
+            f"""
             import torch, cuneb
-            x = torch.tensor([[-1e308], [1e308]], dtype=torch.float64)
+            x = torch.tensor([[-1e308], [1e308]], dtype=torch.float64, device={str(device)!r})
             print(cuneb.radius_graph(x, 1.0, loop=True).tolist())
             """,
             cwd=tmp_path,

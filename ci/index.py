@@ -1,0 +1,83 @@
+"""`index`: a PEP 503 simple index per variant (index/<label>/simple/), with
+PEP 658/714 metadata files and sha256 fragments, so that
+`pip install --index-url file://<repo>/index/cu130/simple <name>` works (torch
+from a second index or already installed) and `--require-hashes` can be used.
+
+Wheels already in an index stay listed (an index accumulates versions); the
+pages are regenerated from the wheels present each time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import shutil
+from pathlib import Path
+from urllib.parse import quote
+
+from .project import FactoryError, Project, log, step
+from .wheels import inspect, parse_tags, read_metadata, select
+
+PAGE = """<!DOCTYPE html>
+<html>
+<head><meta name="pypi:repository-version" content="1.0"><title>{title}</title></head>
+<body>
+<h1>{title}</h1>
+{links}
+</body>
+</html>
+"""
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def project_page(proj: Project, page_dir: Path) -> None:
+    links = []
+    for whl in sorted(page_dir.glob("*.whl")):
+        metadata = read_metadata(whl)
+        meta_file = whl.with_name(whl.name + ".metadata")
+        if not meta_file.exists() or meta_file.read_bytes() != metadata:
+            meta_file.write_bytes(metadata)
+        meta_hash = sha256(metadata)
+        requires_python = inspect(whl).metadata.get("Requires-Python")
+        attrs = [f'href="{quote(whl.name)}#sha256={sha256(whl.read_bytes())}"']
+        if requires_python:
+            attrs.append(f'data-requires-python="{html.escape(requires_python)}"')
+        # PEP 658 spelling and PEP 714's rename: old and new pip read one each.
+        attrs.append(f'data-dist-info-metadata="sha256={meta_hash}"')
+        attrs.append(f'data-core-metadata="sha256={meta_hash}"')
+        links.append(f"<a {' '.join(attrs)}>{html.escape(whl.name)}</a><br>")
+    (page_dir / "index.html").write_text(PAGE.format(title=f"Links for {proj.normalized}",
+                                                     links="\n".join(links)))
+
+
+def root_page(simple: Path) -> None:
+    names = sorted(p.name for p in simple.iterdir() if p.is_dir())
+    links = "\n".join(f'<a href="{quote(n)}/">{html.escape(n)}</a><br>' for n in names)
+    (simple / "index.html").write_text(PAGE.format(title="Simple index", links=links))
+
+
+def index(proj: Project, explicit: list[Path] | None = None, out: Path | None = None) -> list[Path]:
+    step("index")
+    out = Path(out or proj.index_dir)
+    wheels = select(proj, proj.wheelhouse, explicit)
+    if not wheels:
+        raise FactoryError(f"no {proj.name} {proj.version} wheels in {proj.wheelhouse}: run `repair` first")
+    simples = []
+    for whl in wheels:
+        _, version, _ = parse_tags(whl)
+        simple = out / (version.local or "default") / "simple"
+        page_dir = simple / proj.normalized
+        page_dir.mkdir(parents=True, exist_ok=True)
+        if whl.resolve() != (page_dir / whl.name).resolve():
+            shutil.copy2(whl, page_dir / whl.name)
+        project_page(proj, page_dir)
+        root_page(simple)
+        simples.append(simple)
+        log(f"{whl.name} -> {simple.as_uri()}")
+    for simple in sorted(set(simples)):
+        log(f"pip install --index-url {simple.as_uri()} {proj.name}   "
+            "(torch from your usual index: add --extra-index-url, or install it first)")
+    return sorted(set(simples))

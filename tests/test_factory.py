@@ -1,0 +1,360 @@
+"""The wheel factory (ci/) end to end, with real components: a real
+pypiserver on loopback, real pip, real builds. Run by `./ci/factory test`
+(which sets CUNEB_REPO and CUNEB_WHEEL) inside the test venv that has the
+wheel installed; the factory itself runs from <CUNEB_REPO>/.venv.
+
+Every test here is slow (builds wheels or starts servers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(os.environ["CUNEB_REPO"]) if os.environ.get("CUNEB_REPO") else None
+WHEEL = Path(os.environ["CUNEB_WHEEL"]) if os.environ.get("CUNEB_WHEEL") else None
+FACTORY_PYTHON = REPO / ".venv" / "bin" / "python" if REPO else None
+
+if REPO is None or WHEEL is None or not FACTORY_PYTHON.exists():
+    pytest.skip("CUNEB_REPO / CUNEB_WHEEL not set, or no <repo>/.venv: these tests are run by "
+                "`./ci/factory test`", allow_module_level=True)
+
+# pip without the machine's pip.conf (extra indexes, find-links): a closed index really is closed.
+CLOSED_PIP = {"PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+              "PIP_NO_CACHE_DIR": "1", "PIP_NO_INPUT": "1"}
+
+SMALL_GRAPH = """
+import torch, {name}
+x = torch.tensor([[0.0, 0.0], [0.5, 0.0], [3.0, 0.0]])
+edges = {name}.radius_graph(x, 1.0)
+assert edges.tolist() == [[1, 0], [0, 1]], edges
+assert hasattr(torch.ops.{name}, "radius_graph")
+print("ok", {name}.__file__)
+"""
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWINE_")}
+    env.update(extra)
+    return env
+
+
+def factory(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([str(FACTORY_PYTHON), "-m", "ci", *args], cwd=REPO, env=env or clean_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def out(proc: subprocess.CompletedProcess) -> str:
+    return f"exit {proc.returncode}\n--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+
+
+def wheel_version() -> str:
+    return WHEEL.name.split("-")[1]
+
+
+def pip(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pip", *args], env=clean_env(**CLOSED_PIP),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+# --------------------------------------------------------------------------
+# A private index: pypiserver on 127.0.0.1 with upload auth
+# --------------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self, root: Path):
+        self.packages = root / "packages"
+        self.packages.mkdir()
+        self.user = "ci-uploader"
+        self.password = "pw-" + secrets.token_urlsafe(18)
+        self.htpasswd = root / "htpasswd"
+        # The password reaches passlib on stdin, never on a command line.
+        subprocess.run([str(FACTORY_PYTHON), "-c",
+                        "import sys; from passlib.apache import HtpasswdFile\n"
+                        "user, pw = sys.stdin.read().split('\\n', 1)\n"
+                        f"h = HtpasswdFile({str(self.htpasswd)!r}, new=True)\n"
+                        "h.set_password(user, pw); h.save()"],
+                       input=f"{self.user}\n{self.password}", text=True, check=True)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log = root / "server.log"
+        self.proc = None
+
+    def start(self) -> None:
+        pypi_server = FACTORY_PYTHON.parent / "pypi-server"
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                [str(pypi_server), "run", "-i", "127.0.0.1", "-p", str(self.port), "-P", str(self.htpasswd),
+                 "-a", "update", "--disable-fallback", str(self.packages)],
+                stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "simple/", timeout=2):
+                    return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"pypiserver did not start:\n{self.log.read_text()}")
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def files(self) -> list[str]:
+        return sorted(p.name for p in self.packages.iterdir())
+
+    def publish(self, *args: str, password: str | None = None) -> subprocess.CompletedProcess:
+        env = clean_env(TWINE_USERNAME=self.user, TWINE_PASSWORD=password or self.password)
+        return factory("publish", "--wheel", str(WHEEL), "--repository-url", self.url, "--retries", "1",
+                       *args, env=env)
+
+
+@pytest.fixture
+def server(tmp_path):
+    srv = Server(tmp_path)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def cmdlines() -> dict[int, bytes]:
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                found[int(entry)] = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                pass
+    return found
+
+
+def test_publish_then_pip_install_from_the_index_and_run(server, tmp_path):
+    env = clean_env(TWINE_USERNAME=server.user, TWINE_PASSWORD=server.password)
+    proc = subprocess.Popen([str(FACTORY_PYTHON), "-m", "ci", "publish", "--wheel", str(WHEEL),
+                             "--repository-url", server.url], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    leaked, seen = set(), set()
+    secret = server.password.encode()
+    while proc.poll() is None:  # watch every process's argv while the upload runs
+        for pid, cmd in cmdlines().items():
+            seen.add(pid)
+            if secret in cmd:
+                leaked.add(cmd.replace(b"\0", b" ").decode(errors="replace"))
+        time.sleep(0.01)
+    stdout, stderr = proc.communicate()
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{stdout}\n{stderr}"
+    assert not leaked, f"the password was on a command line: {leaked}"
+    assert server.password not in stdout + stderr
+    assert "twine" in stdout and "upload" in stdout  # the echoed command, without the password
+    assert server.files() == [WHEEL.name]
+
+    try:
+        removed = pip("uninstall", "-y", "cuneb")
+        assert removed.returncode == 0, out(removed)
+        installed = pip("install", "--index-url", server.url + "simple/", f"cuneb=={wheel_version()}")
+        assert installed.returncode == 0, out(installed)
+        assert f"127.0.0.1:{server.port}" in installed.stdout + installed.stderr, out(installed)
+        assert "torch" not in re.findall(r"Downloading (\S+)", installed.stdout)
+        run = subprocess.run([sys.executable, "-c", SMALL_GRAPH.format(name="cuneb")], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0 and run.stdout.startswith("ok"), out(run)
+    finally:
+        back = pip("install", "--no-deps", "--force-reinstall", str(WHEEL))
+        assert back.returncode == 0, out(back)
+
+
+def test_publish_wrong_password_is_refused_and_uploads_nothing(server):
+    wrong = "wrong-" + secrets.token_urlsafe(12)
+    res = server.publish(password=wrong)
+    assert res.returncode != 0, out(res)
+    assert "rejected the credentials" in res.stderr and "TWINE_PASSWORD" in res.stderr, out(res)
+    assert "403" in res.stderr or "401" in res.stderr, out(res)
+    assert wrong not in res.stdout + res.stderr
+    assert server.files() == []
+
+
+def test_publish_same_version_twice(server):
+    first = server.publish()
+    assert first.returncode == 0, out(first)
+    again = server.publish()
+    assert again.returncode != 0, out(again)
+    assert "already exists" in again.stderr and "--skip-existing" in again.stderr, out(again)
+    skipped = server.publish("--skip-existing")
+    assert skipped.returncode == 0, out(skipped)
+    assert server.files() == [WHEEL.name]
+
+
+def test_publish_to_a_stopped_server_says_cannot_reach(server):
+    server.stop()
+    start = time.monotonic()
+    res = server.publish()
+    assert res.returncode != 0, out(res)
+    assert "cannot reach" in res.stderr and server.url in res.stderr, out(res)
+    assert "retry 1/1" in res.stdout, out(res)  # it was retried once, with backoff
+    assert time.monotonic() - start < 60
+    assert server.files() == []  # no partial file
+
+
+# --------------------------------------------------------------------------
+# index
+# --------------------------------------------------------------------------
+
+
+def test_index_serves_pip_download_with_hashes(tmp_path):
+    res = factory("index", "--wheel", str(WHEEL), "--index-dir", str(tmp_path / "index"))
+    assert res.returncode == 0, out(res)
+    label = wheel_version().split("+")[1]
+    simple = tmp_path / "index" / label / "simple"
+    page = (simple / "cuneb" / "index.html").read_text()
+    digest = hashlib.sha256(WHEEL.read_bytes()).hexdigest()
+    assert f"#sha256={digest}" in page
+    meta = simple / "cuneb" / (WHEEL.name + ".metadata")
+    with zipfile.ZipFile(WHEEL) as zf:
+        metadata = zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA")))
+    assert meta.read_bytes() == metadata
+    meta_hash = hashlib.sha256(metadata).hexdigest()
+    assert f'data-core-metadata="sha256={meta_hash}"' in page
+    assert f'data-dist-info-metadata="sha256={meta_hash}"' in page
+    assert 'href="cuneb/"' in (simple / "index.html").read_text()
+
+    dl = pip("download", "--no-deps", "--index-url", simple.as_uri(), "cuneb", "-d", str(tmp_path / "dl"))
+    assert dl.returncode == 0, out(dl)
+    assert (tmp_path / "dl" / WHEEL.name).read_bytes() == WHEEL.read_bytes()
+
+    req = tmp_path / "req.txt"
+    req.write_text(f"cuneb=={wheel_version()} --hash=sha256:{digest}\n")
+    hashed = pip("download", "--no-deps", "--require-hashes", "--index-url", simple.as_uri(),
+                 "-r", str(req), "-d", str(tmp_path / "dl2"))
+    assert hashed.returncode == 0, out(hashed)
+    req.write_text(f"cuneb=={wheel_version()} --hash=sha256:{'0' * 64}\n")
+    bad = pip("download", "--no-deps", "--require-hashes", "--index-url", simple.as_uri(),
+              "-r", str(req), "-d", str(tmp_path / "dl3"))
+    assert bad.returncode != 0 and "HASHES" in bad.stderr.upper(), out(bad)
+
+
+# --------------------------------------------------------------------------
+# verify
+# --------------------------------------------------------------------------
+
+
+def test_verify_passes_the_real_wheel():
+    res = factory("verify", "--wheel", str(WHEEL))
+    assert res.returncode == 0, out(res)
+    assert re.search(rf"{re.escape(WHEEL.name)}\s.*\sPASS", res.stdout), out(res)
+
+
+def rewrite(src: Path, dst: Path, drop_requires: bool = False, add: dict[str, bytes] | None = None) -> Path:
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            if drop_requires and item.filename.endswith(".dist-info/METADATA"):
+                data = b"".join(ln for ln in data.splitlines(keepends=True)
+                                if not ln.startswith(b"Requires-Dist: torch"))
+            zout.writestr(item, data)
+        for name, data in (add or {}).items():
+            zout.writestr(name, data)
+    return dst
+
+
+@pytest.mark.parametrize("breakage, check", [
+    ("no-requires", "requires"),
+    ("bundled-libtorch", "bundled"),
+    ("non-abi3-name", "tag"),
+])
+def test_verify_fails_a_broken_wheel_naming_the_check(tmp_path, breakage, check):
+    if breakage == "no-requires":
+        broken = rewrite(WHEEL, tmp_path / WHEEL.name, drop_requires=True)
+    elif breakage == "bundled-libtorch":
+        broken = rewrite(WHEEL, tmp_path / WHEEL.name, add={"cuneb/libtorch_cpu.so": b"not really"})
+    else:
+        broken = tmp_path / WHEEL.name.replace("cp310-abi3", "cp311-cp311")
+        shutil.copy(WHEEL, broken)
+    res = factory("verify", "--wheel", str(broken))
+    assert res.returncode != 0, out(res)
+    assert re.search(rf"\sFAIL\b", res.stdout), out(res)
+    failed = re.findall(r"FAILED (\S+):", res.stdout)
+    assert check in [f.rstrip(":") for f in failed], out(res)
+
+
+# --------------------------------------------------------------------------
+# builds: reproducible, and names only in pyproject.toml
+# --------------------------------------------------------------------------
+
+
+def copy_worktree(dst: Path) -> Path:
+    """The working tree as it is (tracked + untracked, not ignored files)."""
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                           cwd=REPO, capture_output=True, check=True).stdout.decode().split("\0")
+    for rel in filter(None, files):
+        src = REPO / rel
+        if src.is_file():
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst / rel)
+    return dst
+
+
+def test_two_cpu_builds_of_one_commit_are_byte_identical(tmp_path):
+    epoch = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=REPO, capture_output=True,
+                           text=True, check=True).stdout.strip()
+    wheels = []
+    for name in ("first", "second-build"):  # different paths, different lengths
+        clone = tmp_path / name
+        subprocess.run(["git", "clone", "-q", "--no-local", str(REPO), str(clone)], check=True)
+        res = factory("-C", str(clone), "build", "--cpu",
+                      env=clean_env(SOURCE_DATE_EPOCH=epoch, CUNEB_CPU_ONLY="1"))
+        assert res.returncode == 0, out(res)
+        built = list((clone / "dist").glob("*.whl"))
+        assert len(built) == 1 and "+cpu-" in built[0].name, built
+        wheels.append(built[0])
+    a, b = (w.read_bytes() for w in wheels)
+    assert wheels[0].name == wheels[1].name
+    assert hashlib.sha256(a).hexdigest() == hashlib.sha256(b).hexdigest(), \
+        f"{wheels[0]} and {wheels[1]} differ"
+
+
+def test_rename_lives_in_pyproject_only(tmp_path):
+    tree = copy_worktree(tmp_path / "tree")
+    pyproject = tree / "pyproject.toml"
+    text = pyproject.read_text()
+    assert 'name = "cuneb"' in text
+    pyproject.write_text(text.replace('name = "cuneb"', 'name = "nebtest"', 1))
+    (tree / "pkg" / "cuneb").rename(tree / "pkg" / "nebtest")
+    res = factory("-C", str(tree), "build", "--cpu", env=clean_env(SOURCE_DATE_EPOCH="1700000000"))
+    assert res.returncode == 0, out(res)
+    built = list((tree / "dist").glob("nebtest-*.whl"))
+    assert len(built) == 1, out(res)
+    names = zipfile.ZipFile(built[0]).namelist()
+    assert "nebtest/libnebtest_cpu.so" in names and "nebtest/_build_info.json" in names, names
+    leftovers = [n for n in names if "cuneb" in n]
+    assert not leftovers, f"the old name survives in {leftovers}"
+    site = tmp_path / "site"
+    inst = pip("install", "--no-deps", "--target", str(site), str(built[0]))
+    assert inst.returncode == 0, out(inst)
+    run = subprocess.run([sys.executable, "-c", SMALL_GRAPH.format(name="nebtest")], cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": str(site)}, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0 and run.stdout.startswith("ok"), out(run)
+    assert str(site) in run.stdout

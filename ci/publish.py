@@ -24,12 +24,13 @@ TRANSIENT = ("server", "unreachable")
 def classify(output: str) -> tuple[str, str]:
     """(kind, detail) of a failed twine upload from its output."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    flat = re.sub(r"\s+", " ", text)  # rich wraps long lines
     status = re.search(r"HTTPError:\s*(\d{3})\s*([^\n]*)", text)
     code = int(status[1]) if status else None
     last = next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), "")
     if code in (401, 403):
         return "auth", f"HTTP {code} {status[2].strip()}"
-    if code == 409 or re.search(r"already exist", text, re.I):
+    if code == 409 or re.search(r"already exist", flat, re.I):
         return "exists", f"HTTP {code}" if code else last
     if code and code >= 500:
         return "server", f"HTTP {code} {status[2].strip()}"
@@ -72,21 +73,27 @@ def publish(proj: Project, explicit: list[Path] | None, repository_url: str | No
     if not wheels:
         raise FactoryError(f"no {proj.name} {proj.version} wheels in {proj.wheelhouse}: run `repair` first")
     target = repository_url or f"repository {repository!r} (~/.pypirc)"
-    cmd = [tool("twine"), "upload", "--non-interactive", "--disable-progress-bar"]
+    # --verbose: the server's answer (e.g. "already exists") is only shown then;
+    # twine prints the password as <hidden>.
+    cmd = [tool("twine"), "upload", "--non-interactive", "--disable-progress-bar", "--verbose"]
     cmd += ["--repository-url", repository_url] if repository_url else ["--repository", repository]
-    if skip_existing:
-        cmd.append("--skip-existing")
+    # twine >= 6 accepts --skip-existing for PyPI only; the factory applies
+    # it itself: an upload refused because the file exists counts as done.
     if not os.environ.get("TWINE_PASSWORD"):
         log("TWINE_PASSWORD is not set: twine will try keyring")
     done = []
     for whl in wheels:
         for attempt in range(retries + 1):
-            res = run([*cmd, str(whl)], capture=True, check=False, env={"NO_COLOR": "1"})
+            res = run([*cmd, str(whl)], capture=True, check=False, env={"NO_COLOR": "1", "COLUMNS": "200"})
             if res.returncode == 0:
                 log(f"published {whl.name} to {target} in {res.seconds:.1f} s")
                 done.append(whl)
                 break
             kind, detail = classify(res.output)
+            if kind == "exists" and skip_existing:
+                log(f"{whl.name} is already on {target}: skipped (--skip-existing)")
+                done.append(whl)
+                break
             if kind in TRANSIENT and attempt < retries:
                 wait = backoff * 2 ** attempt
                 log(f"transient failure ({kind}: {detail}); retry {attempt + 1}/{retries} in {wait:.0f} s")

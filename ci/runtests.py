@@ -124,7 +124,7 @@ def make_venv(proj: Project, py: Python, torch: str) -> Path:
         shutil.rmtree(venv)
     venv.parent.mkdir(parents=True, exist_ok=True)
     run([py.path, "-m", "venv", str(venv)])
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-qq"]
     res = run([*pip, f"torch=={torch}"])
     log(f"torch {torch} installed in {res.seconds:.0f} s")
     run([*pip, *proj.test_requires])
@@ -138,13 +138,15 @@ def pytest_summary(output: str) -> str:
 
 def run_suite(proj: Project, venv: Path, wheel: Path, full: bool, extra: list[str]) -> tuple[bool, str]:
     python = str(venv / "bin" / "python")
-    run([python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps",
+    run([python, "-m", "pip", "install", "--disable-pip-version-check", "-qq", "--no-deps",
          "--force-reinstall", str(wheel)])
     cmd = [python, "-m", "pytest", str(proj.tests_dir), "-p", "no:cacheprovider", "-ra"]
     if not full:
         cmd += ["-m", "not slow"]
     cmd += extra
-    env = {f"{proj.env_prefix}_REPO": str(proj.root), f"{proj.env_prefix}_WHEEL": str(wheel)}
+    env = {f"{proj.env_prefix}_REPO": str(proj.root), f"{proj.env_prefix}_WHEEL": str(wheel),
+           # the factory's own interpreter, for tests that call it (python -m ci)
+           f"{proj.env_prefix}_FACTORY_PYTHON": sys.executable}
     with tempfile.TemporaryDirectory(prefix=f"{proj.import_name}-tests-") as tmp:
         res = run(cmd, cwd=Path(tmp), env=env, check=False, capture=True)
     summary = pytest_summary(res.output)

@@ -167,7 +167,9 @@ def check_twine(w: WheelInfo) -> Check:
               check=False, echo=False, env={"NO_COLOR": "1"})
     text = re.sub(r"\x1b\[[0-9;]*m", "", res.output)
     issues = [ln.strip() for ln in text.splitlines() if re.match(r"\s*(WARNING|ERROR)", ln)]
-    return Check("twine", res.returncode == 0, "; ".join(issues) or text.strip()[-200:])
+    if res.returncode == 0 and not issues:
+        return Check("twine", True)
+    return Check("twine", False, "; ".join(issues) or text.strip()[-200:])
 
 
 def archs_text(w: WheelInfo) -> str:

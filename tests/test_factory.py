@@ -27,13 +27,16 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(os.environ["CUNEB_REPO"]) if os.environ.get("CUNEB_REPO") else None
 WHEEL = Path(os.environ["CUNEB_WHEEL"]) if os.environ.get("CUNEB_WHEEL") else None
-FACTORY_PYTHON = REPO / ".venv" / "bin" / "python" if REPO else None
+# The factory's interpreter: the one `./ci/factory test` ran under, else <repo>/.venv.
+FACTORY_PYTHON = (Path(os.environ["CUNEB_FACTORY_PYTHON"]) if os.environ.get("CUNEB_FACTORY_PYTHON")
+                  else REPO / ".venv" / "bin" / "python" if REPO else None)
 
 if REPO is None or WHEEL is None or not FACTORY_PYTHON.exists():
-    pytest.skip("CUNEB_REPO / CUNEB_WHEEL not set, or no <repo>/.venv: these tests are run by "
+    pytest.skip("CUNEB_REPO / CUNEB_WHEEL not set, or no factory interpreter: these tests are run by "
                 "`./ci/factory test`", allow_module_level=True)
 
-# pip without the machine's pip.conf (extra indexes, find-links): a closed index really is closed.
+# pip without the machine's pip.conf and PIP_* variables (extra indexes,
+# find-links): a closed index really is closed.
 CLOSED_PIP = {"PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1",
               "PIP_NO_CACHE_DIR": "1", "PIP_NO_INPUT": "1"}
 
@@ -47,8 +50,10 @@ print("ok", {name}.__file__)
 """
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TWINE_")}
+def clean_env(*, closed_pip: bool = False, **extra: str) -> dict[str, str]:
+    drop = ("TWINE_", "PIP_") if closed_pip else ("TWINE_",)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env.update(CLOSED_PIP if closed_pip else {})
     env.update(extra)
     return env
 
@@ -67,7 +72,7 @@ def wheel_version() -> str:
 
 
 def pip(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pip", *args], env=clean_env(**CLOSED_PIP),
+    return subprocess.run([sys.executable, "-m", "pip", *args], env=clean_env(closed_pip=True),
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -304,8 +309,14 @@ def test_verify_fails_a_broken_wheel_naming_the_check(tmp_path, breakage, check)
 # --------------------------------------------------------------------------
 
 
+def need_git_checkout() -> None:
+    if subprocess.run(["git", "rev-parse", "--git-dir"], cwd=REPO, capture_output=True).returncode:
+        pytest.skip(f"{REPO} is not a git checkout")
+
+
 def copy_worktree(dst: Path) -> Path:
     """The working tree as it is (tracked + untracked, not ignored files)."""
+    need_git_checkout()
     files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
                            cwd=REPO, capture_output=True, check=True).stdout.decode().split("\0")
     for rel in filter(None, files):
@@ -317,6 +328,7 @@ def copy_worktree(dst: Path) -> Path:
 
 
 def test_two_cpu_builds_of_one_commit_are_byte_identical(tmp_path):
+    need_git_checkout()
     epoch = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=REPO, capture_output=True,
                            text=True, check=True).stdout.strip()
     wheels = []

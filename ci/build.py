@@ -85,6 +85,13 @@ def pip_toolkit(proj: Project, version: str) -> Path:
              "--target", str(target), f"cuda-toolkit[nvcc,cudart,cccl]=={version}.*"])
     if not (root / "bin" / "nvcc").exists():
         raise FactoryError(f"cuda-toolkit {version}.* installed no {root}/bin/nvcc")
+    # The wheels ship libcudart.so.<major> only; CMake's FindCUDAToolkit
+    # insists on an unversioned libcudart.so (even though the build links
+    # cudart statically).
+    for versioned in (root / "lib").glob("libcudart.so.*"):
+        link = versioned.with_name("libcudart.so")
+        if not link.exists():
+            link.symlink_to(versioned.name)
     return root
 
 

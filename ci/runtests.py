@@ -69,9 +69,8 @@ def this_python() -> Python:
 def candidates(minor: int) -> list[str]:
     name = f"python3.{minor}"
     pyenv = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
-    paths = [shutil.which(name) or ""]
-    paths += sorted(glob.glob(f"{pyenv}/versions/3.{minor}.*/bin/{name}"), reverse=True)
-    paths += [f"/usr/bin/{name}", f"/usr/local/bin/{name}"]
+    paths = sorted(glob.glob(f"{pyenv}/versions/3.{minor}.*/bin/{name}"), reverse=True)
+    paths += [f"/usr/local/bin/{name}", f"/usr/bin/{name}", shutil.which(name) or ""]
     return [p for p in dict.fromkeys(paths) if p and os.path.exists(p)]
 
 

@@ -512,14 +512,6 @@ def test_float64_coordinates_near_the_range_limit(device):
     check_radius_graph(x, 1e308, loop=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: make_grid (radius_call.cpp) loops forever when the float64 bounding box is "
-        "wider than DBL_MAX: hi - lo = inf, the coarsening sets cell = inf, then "
-        "inf / inf = NaN cells and the loop never exits"
-    ),
-)
 def test_float64_extent_beyond_double_range_does_not_hang(tmp_path, device):
     # Every coordinate is finite, so this is valid input; expected: only the
     # self-loops (the two points are 2e308 apart, an infinite float64 distance).

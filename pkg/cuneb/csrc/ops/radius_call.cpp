@@ -134,17 +134,19 @@ int64_t check_stats(const RadiusCall& c, const InputStats& s) {
   CUNEB_CHECK(!s.bx_unsorted && !s.by_unsorted, c.op, ": ",
               s.bx_unsorted ? c.bx_name : c.by_name, " must hold non-negative ids in "
               "non-decreasing order (points grouped by example); sort the points by batch first");
-  int64_t n = std::max(s.bx_max, s.by_max) + 1;
-  if (n < 1) n = 1;
+  // Every id up to the largest gets a grid slot, so ids must be dense-ish
+  // (compared before adding 1: an id of 2^63 - 1 must not overflow).
+  const int64_t points = std::max(c.nx(), c.ny());
+  const int64_t limit = std::max<int64_t>(4 * points, int64_t(1) << 20);
+  const int64_t max_id = std::max(s.bx_max, s.by_max);
+  CUNEB_CHECK(max_id < limit, c.op, ": the largest batch id is ", max_id, " for only ",
+              points, " points; renumber the ids densely, e.g. with "
+              "torch.unique(batch, return_inverse=True)[1]");
+  const int64_t n = std::max<int64_t>(max_id + 1, 1);
   if (c.batch_size >= 0) {
     CUNEB_CHECK(n <= c.batch_size, c.op, ": batch_size=", c.batch_size,
                 " but the batch vectors hold id ", n - 1, "; pass batch_size >= ", n, " or None");
   }
-  // Every id up to the largest gets a grid slot, so ids must be dense-ish.
-  const int64_t limit = std::max<int64_t>(4 * (c.nx() + c.ny()), int64_t(1) << 20);
-  CUNEB_CHECK(n <= limit, c.op, ": the largest batch id is ", n - 1, " for only ",
-              c.nx() + c.ny(), " points; renumber the ids densely, e.g. with "
-              "torch.unique(batch, return_inverse=True)[1]");
   return n;
 }
 
@@ -155,20 +157,30 @@ GridSpec make_grid(const RadiusCall& c, const InputStats& s, int64_t num_batches
   // that passes the test is never more than one cell apart per dimension.
   double cell = c.r * (1.0 + 1e-4);
   const double budget = 2.0 * double(std::max(c.nx(), c.ny())) + 1024.0;
+  // Halves keep the extent finite even for coordinates near +-DBL_MAX.
+  double half_extent[kMaxGridDims] = {0.0, 0.0, 0.0};
   for (int d = 0; d < kMaxGridDims; ++d) {
     g.lo[d] = d < g.gdim ? s.lo[d] : 0.0;
+    if (d < g.gdim) half_extent[d] = s.hi[d] * 0.5 - s.lo[d] * 0.5;
   }
-  for (;;) {
+  auto cells_along = [&](int d) {  // capped so products stay finite
+    return std::min(std::floor(half_extent[d] / (cell * 0.5)) + 1.0, budget + 1.0);
+  };
+  for (int iter = 0;; ++iter) {
     double cells = double(num_batches);
-    for (int d = 0; d < g.gdim; ++d) cells *= std::floor((s.hi[d] - s.lo[d]) / cell) + 1.0;
+    for (int d = 0; d < g.gdim; ++d) cells *= cells_along(d);
     if (cells <= budget || cells <= double(num_batches)) break;
+    if (iter == 5000 || !std::isfinite(cell)) {  // cannot happen for finite input; stay safe
+      cell = std::numeric_limits<double>::infinity();
+      break;
+    }
     // Too fine for the point count: coarsen (correct for any edge >= r).
     cell *= std::max(1.05, std::pow(cells / budget, 1.0 / g.gdim));
   }
-  g.inv_cell = 1.0 / cell;
+  g.inv_cell = 1.0 / cell;  // 0 for an infinite cell: every point in cell 0
   g.cells_per_batch = 1;
   for (int d = 0; d < kMaxGridDims; ++d) {
-    g.size[d] = d < g.gdim ? int64_t(std::floor((s.hi[d] - s.lo[d]) / cell)) + 1 : 1;
+    g.size[d] = d < g.gdim && std::isfinite(cell) ? int64_t(cells_along(d)) : 1;
     g.cells_per_batch *= g.size[d];
   }
   g.num_cells = g.cells_per_batch * num_batches;

@@ -217,7 +217,9 @@ Tensor radius_typed(const RadiusCall& call) {
   const int64_t* bx = call.batch_x ? static_cast<const int64_t*>(call.batch_x->const_data_ptr()) : nullptr;
   const int64_t* by = call.batch_y ? static_cast<const int64_t*>(call.batch_y->const_data_ptr()) : nullptr;
   const InputStats stats = scan_inputs<in_t>(call, bx, by);
-  const GridSpec grid = make_grid(call, stats, check_stats(call, stats));
+  const int64_t num_batches = check_stats(call, stats);  // empty inputs are checked too
+  if (call.nx() == 0 || call.ny() == 0) return empty_edges(call);
+  const GridSpec grid = make_grid(call, stats, num_batches);
   const auto* px = static_cast<const in_t*>(call.x.const_data_ptr());
   const auto* py = static_cast<const in_t*>(call.y.const_data_ptr());
   const CellList<acc_t> xs = bucket<in_t, acc_t>(grid, px, bx, call.nx(), call.dim());
@@ -232,7 +234,6 @@ Tensor radius_typed(const RadiusCall& call) {
 
 Tensor run(const RadiusCall& call) {
   CUNEB_CHECK(call.x.is_cpu(), call.op, ": internal error: CPU kernel got a non-CPU tensor");
-  if (call.nx() == 0 || call.ny() == 0) return empty_edges(call);
   switch (call.x.scalar_type()) {
     case ScalarType::Half: return radius_typed<c10::Half>(call);
     case ScalarType::BFloat16: return radius_typed<c10::BFloat16>(call);

@@ -10,7 +10,6 @@
 #include <torch/csrc/inductor/aoti_torch/c/shim.h>
 #include <torch/csrc/stable/accelerator.h>
 #include <torch/csrc/stable/c/shim.h>
-#include <torch/csrc/stable/macros.h>
 #include <torch/csrc/stable/ops.h>
 #include <torch/headeronly/util/BFloat16.h>
 #include <torch/headeronly/util/Half.h>
@@ -49,6 +48,12 @@ void check_cuda(cudaError_t err, const char* what) {
 }
 #define CUDA_CHECK(expr) check_cuda((expr), #expr)
 
+// Errors from torch's C shim (the stable ABI's calls into libtorch).
+void check_shim(AOTITorchError err, const char* what) {
+  if (err != AOTI_TORCH_SUCCESS) fail(CUNEB_NS_STR ": torch call failed: ", what);
+}
+#define SHIM_CHECK(expr) check_shim((expr), #expr)
+
 template <typename T>
 T* data(Tensor& t) { return static_cast<T*>(t.mutable_data_ptr()); }
 
@@ -67,7 +72,7 @@ Tensor exclusive_sum(const Tensor& in, cudaStream_t stream) {
       torch::stable::detail::from(in), torch::stable::detail::from(int64_t(0)),
       torch::stable::detail::from(std::optional<ScalarType>(in.scalar_type())),
       torch::stable::detail::from(tail)};
-  STABLE_TORCH_ERROR_CODE_CHECK(
+  SHIM_CHECK(
       torch_call_dispatcher("aten::cumsum", "out", stack.data(), TORCH_ABI_VERSION));
   return out;
 }
@@ -85,11 +90,11 @@ InputStats scan_inputs(const RadiusCall& c, cudaStream_t stream) {
                                 gdim, st, &st->y_nonfinite, stream));
   const int64_t* bx = data_or_null<int64_t>(c.batch_x);
   const int64_t* by = data_or_null<int64_t>(c.batch_y);
-  if (bx) {
+  if (bx && c.nx() > 0) {
     CUDA_CHECK(launch_scan_batch(bx, c.nx(), &st->bx_unsorted, stream));
     CUDA_CHECK(cudaMemcpyAsync(&st->bx_last, bx + c.nx() - 1, 8, cudaMemcpyDeviceToDevice, stream));
   }
-  if (by) {
+  if (by && c.ny() > 0) {
     CUDA_CHECK(launch_scan_batch(by, c.ny(), &st->by_unsorted, stream));
     CUDA_CHECK(cudaMemcpyAsync(&st->by_last, by + c.ny() - 1, 8, cudaMemcpyDeviceToDevice, stream));
   }
@@ -155,7 +160,7 @@ Tensor search(const RadiusCall& c, const Scan<acc_t>& s, cudaStream_t stream) {
 }
 
 // Candidates a cell block stages in shared memory: room for several times the
-// average neighbourhood (3^gdim cells), within 48 KiB; 0 sends every query to
+// average neighbourhood (3^gdim cells), within 40 KiB; 0 sends every query to
 // the per-query kernels (very high dimensions).
 template <typename acc_t>
 int32_t cell_block_capacity(const RadiusCall& c, const GridSpec& g) {
@@ -163,7 +168,8 @@ int32_t cell_block_capacity(const RadiusCall& c, const GridSpec& g) {
   for (int d = 0; d < g.gdim; ++d) expected *= 3.0;
   int32_t cap = 256;
   while (cap < 2048 && cap < 4.0 * expected) cap <<= 1;
-  while (cap >= 32 && cell_block_bytes<acc_t>(cap, c.dim()) > 48 * 1024) cap >>= 1;
+  // 48 KiB is the default dynamic + static limit; leave room for the static part.
+  while (cap >= 32 && cell_block_bytes<acc_t>(cap, c.dim()) > 40 * 1024) cap >>= 1;
   return cap >= 32 ? cap : 0;
 }
 
@@ -171,7 +177,9 @@ template <typename in_t>
 Tensor radius_typed(const RadiusCall& c, cudaStream_t stream) {
   using acc_t = typename acc_type<in_t>::type;
   const InputStats stats = scan_inputs<in_t>(c, stream);
-  const GridSpec g = make_grid(c, stats, check_stats(c, stats));
+  const int64_t num_batches = check_stats(c, stats);  // empty inputs are checked too
+  if (c.nx() == 0 || c.ny() == 0) return empty_edges(c);
+  const GridSpec g = make_grid(c, stats, num_batches);
   CUNEB_CHECK(g.num_cells < std::numeric_limits<int32_t>::max(), c.op, ": the grid needs ",
               g.num_cells, " cells, more than this kernel indexes; split the batch");
   CellList xs = bucket<in_t, acc_t>(c.x, c.batch_x, g, stream);
@@ -193,11 +201,10 @@ Tensor radius_typed(const RadiusCall& c, cudaStream_t stream) {
 
 Tensor run(const RadiusCall& c) {
   CUNEB_CHECK(c.x.is_cuda(), c.op, ": internal error: CUDA kernel got a non-CUDA tensor");
-  if (c.nx() == 0 || c.ny() == 0) return empty_edges(c);
   const auto device = c.x.get_device_index();
   torch::stable::accelerator::DeviceGuard guard(device);
   void* stream = nullptr;
-  STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_get_current_cuda_stream(device, &stream));
+  SHIM_CHECK(aoti_torch_get_current_cuda_stream(device, &stream));
   const auto st = static_cast<cudaStream_t>(stream);
   switch (c.x.scalar_type()) {
     case ScalarType::Half: return radius_typed<c10::Half>(c, st);

@@ -82,23 +82,24 @@ __global__ void scan_batch(const int64_t* __restrict__ b, int64_t n, int32_t* un
 template <typename in_t>
 __global__ void cell_keys(const in_t* __restrict__ p, const int64_t* __restrict__ batch,
                           int64_t n, int64_t dim, GridSpec g, int32_t* __restrict__ key,
-                          int32_t* __restrict__ count) {
+                          int32_t* __restrict__ rank, int32_t* __restrict__ count) {
   const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (i >= n) return;
   int64_t c[kMaxGridDims];
   for (int d = 0; d < kMaxGridDims; ++d) c[d] = d < g.gdim ? g.coord(widen(p[i * dim + d]), d) : 0;
   const int32_t k = int32_t(g.key(batch_of(batch, i), c));
   key[i] = k;
-  atomicAdd(&count[k], 1);
+  rank[i] = atomicAdd(&count[k], 1);
 }
 
 template <typename in_t, typename acc_t>
 __global__ void scatter_points(const in_t* __restrict__ p, int64_t n, int64_t dim,
-                               const int32_t* __restrict__ key, int32_t* __restrict__ cursor,
+                               const int32_t* __restrict__ key, const int32_t* __restrict__ rank,
+                               const int32_t* __restrict__ start,
                                acc_t* __restrict__ coords, int32_t* __restrict__ index) {
   const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (i >= n) return;
-  const int64_t j = atomicAdd(&cursor[key[i]], 1);
+  const int64_t j = int64_t(start[key[i]]) + rank[i];
   index[j] = int32_t(i);
   for (int64_t d = 0; d < dim; ++d) coords[j * dim + d] = acc_t(widen(p[i * dim + d]));
 }
@@ -120,15 +121,17 @@ cudaError_t launch_scan_batch(const int64_t* batch, int64_t n, int32_t* unsorted
 
 template <typename in_t>
 cudaError_t launch_cell_keys(const in_t* p, const int64_t* batch, int64_t n, int64_t dim,
-                             const GridSpec& g, int32_t* key, int32_t* count, cudaStream_t stream) {
-  cell_keys<<<blocks_for(n), kBlock, 0, stream>>>(p, batch, n, dim, g, key, count);
+                             const GridSpec& g, int32_t* key, int32_t* rank, int32_t* count,
+                             cudaStream_t stream) {
+  cell_keys<<<blocks_for(n), kBlock, 0, stream>>>(p, batch, n, dim, g, key, rank, count);
   return cudaGetLastError();
 }
 
 template <typename in_t, typename acc_t>
 cudaError_t launch_scatter(const in_t* p, int64_t n, int64_t dim, const int32_t* key,
-                           int32_t* cursor, acc_t* coords, int32_t* index, cudaStream_t stream) {
-  scatter_points<<<blocks_for(n), kBlock, 0, stream>>>(p, n, dim, key, cursor, coords, index);
+                           const int32_t* rank, const int32_t* start, acc_t* coords,
+                           int32_t* index, cudaStream_t stream) {
+  scatter_points<<<blocks_for(n), kBlock, 0, stream>>>(p, n, dim, key, rank, start, coords, index);
   return cudaGetLastError();
 }
 
@@ -136,9 +139,11 @@ cudaError_t launch_scatter(const in_t* p, int64_t n, int64_t dim, const int32_t*
   template cudaError_t launch_scan_points<IN>(const IN*, int64_t, int64_t, int, DeviceStats*,   \
                                               int32_t*, cudaStream_t);                          \
   template cudaError_t launch_cell_keys<IN>(const IN*, const int64_t*, int64_t, int64_t,        \
-                                            const GridSpec&, int32_t*, int32_t*, cudaStream_t); \
+                                            const GridSpec&, int32_t*, int32_t*, int32_t*,     \
+                                            cudaStream_t);                                      \
   template cudaError_t launch_scatter<IN, ACC>(const IN*, int64_t, int64_t, const int32_t*,     \
-                                               int32_t*, ACC*, int32_t*, cudaStream_t);
+                                               const int32_t*, const int32_t*, ACC*, int32_t*,   \
+                                               cudaStream_t);
 CUNEB_INSTANTIATE_PREPARE(c10::Half, float)
 CUNEB_INSTANTIATE_PREPARE(c10::BFloat16, float)
 CUNEB_INSTANTIATE_PREPARE(float, float)

@@ -28,15 +28,18 @@ cudaError_t launch_scan_points(const in_t* p, int64_t n, int64_t dim, int gdim, 
 cudaError_t launch_scan_batch(const int64_t* batch, int64_t n, int32_t* unsorted,
                               cudaStream_t stream);
 
-// key[i] = grid key of point i; count[key[i]] += 1.
+// key[i] = grid key of point i; rank[i] = its arrival order in that cell
+// (count[key[i]]++, an atomic whose result the scatter reuses).
 template <typename in_t>
 cudaError_t launch_cell_keys(const in_t* p, const int64_t* batch, int64_t n, int64_t dim,
-                             const GridSpec& g, int32_t* key, int32_t* count, cudaStream_t stream);
+                             const GridSpec& g, int32_t* key, int32_t* rank, int32_t* count,
+                             cudaStream_t stream);
 
-// Counting-sort scatter: slot j = cursor[key[i]]++ gets point i's coordinates
-// (in the distance type) and index[j] = i.
+// Counting-sort scatter: slot j = start[key[i]] + rank[i] gets point i's
+// coordinates (in the distance type) and index[j] = i. No atomics.
 template <typename in_t, typename acc_t>
 cudaError_t launch_scatter(const in_t* p, int64_t n, int64_t dim, const int32_t* key,
-                           int32_t* cursor, acc_t* coords, int32_t* index, cudaStream_t stream);
+                           const int32_t* rank, const int32_t* start, acc_t* coords,
+                           int32_t* index, cudaStream_t stream);
 
 }  // namespace cuneb

@@ -126,17 +126,16 @@ CellList bucket(const Tensor& pts, const std::optional<Tensor>& batch, const Gri
   const int64_t n = pts.size(0), dim = pts.size(1);
   const ScalarType acc = std::is_same_v<acc_t, double> ? ScalarType::Double : ScalarType::Float;
   Tensor key = torch::stable::new_empty(pts, {n}, ScalarType::Int);
+  Tensor rank = torch::stable::new_empty(pts, {n}, ScalarType::Int);
   Tensor count = torch::stable::new_zeros(pts, {g.num_cells}, ScalarType::Int);
   const auto* p = static_cast<const in_t*>(pts.const_data_ptr());
   CUDA_CHECK(launch_cell_keys(p, data_or_null<int64_t>(batch), n, dim, g, data<int32_t>(key),
-                              data<int32_t>(count), stream));
+                              data<int32_t>(rank), data<int32_t>(count), stream));
   CellList out{torch::stable::new_empty(pts, {n * dim}, acc),
                torch::stable::new_empty(pts, {n}, ScalarType::Int), exclusive_sum(count, stream)};
-  // The counts are spent: reuse them as each cell's write cursor.
-  CUDA_CHECK(cudaMemcpyAsync(data<int32_t>(count), data<int32_t>(out.start), g.num_cells * 4,
-                             cudaMemcpyDeviceToDevice, stream));
-  CUDA_CHECK(launch_scatter(p, n, dim, data<int32_t>(key), data<int32_t>(count),
-                            data<acc_t>(out.coords), data<int32_t>(out.index), stream));
+  CUDA_CHECK(launch_scatter(p, n, dim, data<int32_t>(key), data<int32_t>(rank),
+                            data<int32_t>(out.start), data<acc_t>(out.coords),
+                            data<int32_t>(out.index), stream));
   return out;
 }
 
@@ -159,18 +158,17 @@ Tensor search(const RadiusCall& c, const Scan<acc_t>& s, cudaStream_t stream) {
   return out;
 }
 
-// Candidates a cell block stages in shared memory: room for several times the
-// average neighbourhood (3^gdim cells), within 40 KiB; 0 sends every query to
-// the per-query kernels (very high dimensions).
+// Candidates a cell warp lists in shared memory: twice the average
+// neighbourhood (3^gdim cells), at least 128, at most 2048 (10 KiB a warp
+// for float, 40 KiB a block); more overflow to the per-query kernels.
 template <typename acc_t>
-int32_t cell_block_capacity(const RadiusCall& c, const GridSpec& g) {
+int32_t cell_warp_capacity(const RadiusCall& c, const GridSpec& g) {
   double expected = double(c.nx()) / double(g.num_cells);
   for (int d = 0; d < g.gdim; ++d) expected *= 3.0;
-  int32_t cap = 256;
-  while (cap < 2048 && cap < 4.0 * expected) cap <<= 1;
-  // 48 KiB is the default dynamic + static limit; leave room for the static part.
-  while (cap >= 32 && cell_block_bytes<acc_t>(cap, c.dim()) > 40 * 1024) cap >>= 1;
-  return cap >= 32 ? cap : 0;
+  int32_t cap = 128;
+  while (cap < 2048 && cap < 2.0 * expected) cap <<= 1;
+  while (kCellWarps * cell_warp_bytes<acc_t>(cap, true) > 40 * 1024) cap >>= 1;
+  return cap;
 }
 
 template <typename in_t>
@@ -189,7 +187,7 @@ Tensor radius_typed(const RadiusCall& c, cudaStream_t stream) {
   const Scan<acc_t> s{g, data<acc_t>(xs.coords), data<int32_t>(xs.index), data<int32_t>(xs.start),
                       data<acc_t>(ys.coords), data<int32_t>(ys.index), data<int32_t>(ys.start),
                       data_or_null<int64_t>(c.batch_y), c.ny(), c.dim(), c.max_neighbors,
-                      r * r, c.ignore_same_index, cell_block_capacity<acc_t>(c, g),
+                      r * r, c.ignore_same_index, cell_warp_capacity<acc_t>(c, g),
                       data<uint8_t>(big) + 4, reinterpret_cast<int32_t*>(data<uint8_t>(big))};
   switch (c.dim()) {
     case 1: return search<1>(c, s, stream);

@@ -204,8 +204,7 @@ __global__ void fill_per_query(Scan<acc_t> s, const int32_t* __restrict__ found,
   sort_slice(out, n);
 }
 
-// ------------------------------------------------------------ cell blocks
-constexpr int kCellBlock = 128;
+// ------------------------------------------------------------- cell warps
 constexpr unsigned kFullMask = 0xffffffffu;
 
 // Squared distances as unsigned bits: same order for non-negative values.
@@ -214,11 +213,11 @@ __device__ unsigned long long order_bits(double v) {
   return static_cast<unsigned long long>(__double_as_longlong(v));
 }
 
-// Block-wide ascending bitonic sort of n (a power of 2) keys in shared memory.
-__device__ void bitonic_sort(unsigned long long* a, int32_t n) {
+// Warp-wide ascending bitonic sort of n (a power of 2) keys in shared memory.
+__device__ void warp_bitonic_sort(unsigned long long* a, int32_t n, int lane) {
   for (int32_t k = 2; k <= n; k <<= 1) {
     for (int32_t j = k >> 1; j > 0; j >>= 1) {
-      for (int32_t i = threadIdx.x; i < n; i += blockDim.x) {
+      for (int32_t i = lane; i < n; i += 32) {
         const int32_t p = i ^ j;
         if (p > i) {
           const unsigned long long x = a[i], y = a[p];
@@ -228,65 +227,84 @@ __device__ void bitonic_sort(unsigned long long* a, int32_t n) {
           }
         }
       }
-      __syncthreads();
+      __syncwarp();
     }
   }
 }
 
-// One block per query cell; kFill selects the pass. Candidate c of the cell
-// has key[c] = (original x index << 32) | its coordinates' slot in xyz.
+// One warp per query cell; kFill selects the pass. The warp lists the cell's
+// candidates (slots of the neighbouring cells) in its shared-memory region as
+// key[c] = (original x index << 32) | slot, sorted by key for the fill pass,
+// and tests them against each query of the cell, 32 per step.
 template <int DIM, typename acc_t, bool kFill>
-__global__ void __launch_bounds__(kCellBlock)
-cell_block(Scan<acc_t> s, int32_t* __restrict__ found, int64_t* __restrict__ keep,
+__global__ void __launch_bounds__(kCellWarps * 32)
+cell_warps(Scan<acc_t> s, int32_t* __restrict__ found, int64_t* __restrict__ keep,
            const int64_t* __restrict__ offset, int64_t* __restrict__ centre,
            int64_t* __restrict__ neighbour) {
-  const int64_t cell = blockIdx.x;
+  using bits_t = decltype(order_bits(acc_t(0)));
+  const int lane = threadIdx.x & 31;
+  const int64_t cell = int64_t(blockIdx.x) * kCellWarps + (threadIdx.x >> 5);
+  if (cell >= s.g.num_cells) return;  // warp-uniform from here on
   const int32_t q_begin = s.ystart[cell], q_end = s.ystart[cell + 1];
   if (q_begin == q_end) return;
-  __shared__ Ranges ranges;
-  __shared__ int32_t prefix[10];
-  if (threadIdx.x == 0) {
-    int64_t c[kMaxGridDims], rest = cell;
-    for (int d = 0; d < kMaxGridDims; ++d) {
-      c[d] = rest % s.g.size[d];
-      rest /= s.g.size[d];
-    }
-    ranges = neighbour_ranges(s, rest, c);
-    prefix[0] = 0;
-    for (int i = 0; i < ranges.n; ++i) prefix[i + 1] = prefix[i] + ranges.end[i] - ranges.begin[i];
+
+  // Lane i (< 9) reads the slot range of the i-th row of neighbouring cells.
+  const GridSpec& g = s.g;
+  int64_t c[kMaxGridDims], lo[kMaxGridDims], hi[kMaxGridDims], rest = cell;
+  for (int d = 0; d < kMaxGridDims; ++d) {
+    c[d] = rest % g.size[d];
+    rest /= g.size[d];
+    lo[d] = c[d] > 0 ? c[d] - 1 : 0;
+    hi[d] = c[d] + 1 < g.size[d] ? c[d] + 1 : g.size[d] - 1;
   }
-  __syncthreads();
-  const int32_t count = prefix[ranges.n];
+  const int rows1 = int(hi[1] - lo[1] + 1), rows = rows1 * int(hi[2] - lo[2] + 1);
+  int32_t begin = 0, len = 0;
+  if (lane < rows) {
+    const int64_t k0[kMaxGridDims] = {lo[0], lo[1] + lane % rows1, lo[2] + lane / rows1};
+    const int64_t k1[kMaxGridDims] = {hi[0], k0[1], k0[2]};
+    begin = s.start[g.key(rest, k0)];
+    len = s.start[g.key(rest, k1) + 1] - begin;
+  }
+  int32_t first = len;  // inclusive scan, then exclusive: candidate number of row's first slot
+  for (int o = 1; o < 32; o <<= 1) {
+    const int32_t v = __shfl_up_sync(kFullMask, first, o);
+    if (lane >= o) first += v;
+  }
+  const int32_t count = __shfl_sync(kFullMask, first, 31);
+  first -= len;
   if (count > s.cap) {  // left to the per-query kernels
-    if (!kFill && threadIdx.x == 0) {
+    if (!kFill && lane == 0) {
       s.big[cell] = 1;
       *s.any_big = 1;
     }
     return;
   }
-  extern __shared__ unsigned long long key[];
-  acc_t* xyz = reinterpret_cast<acc_t*>(key + s.cap);
-  const int64_t dim = DIM > 0 ? DIM : s.dim;
-  for (int32_t c = threadIdx.x; c < count; c += blockDim.x) {
-    int r = 0;
-    while (c >= prefix[r + 1]) ++r;
-    const int64_t j = ranges.begin[r] + (c - prefix[r]);
-    for (int64_t d = 0; d < dim; ++d) xyz[c * dim + d] = s.xc[j * dim + d];
-    key[c] = (static_cast<unsigned long long>(static_cast<uint32_t>(s.xi[j])) << 32) | uint32_t(c);
+  extern __shared__ unsigned long long smem[];
+  const size_t per_warp = cell_warp_bytes<acc_t>(s.cap, kFill) / sizeof(unsigned long long);
+  unsigned long long* key = smem + (threadIdx.x >> 5) * per_warp;
+  bits_t* dist = reinterpret_cast<bits_t*>(key + s.cap);  // fill pass, k-limited queries
+  for (int32_t base = 0; base < count; base += 32) {
+    const int32_t cand = base + lane;
+    int row = 0;
+    for (int i = 1; i < rows; ++i) {
+      if (cand >= __shfl_sync(kFullMask, first, i)) row = i;
+    }
+    const int32_t j = __shfl_sync(kFullMask, begin, row) + cand - __shfl_sync(kFullMask, first, row);
+    if (cand < count) key[cand] = (static_cast<unsigned long long>(uint32_t(s.xi[j])) << 32) | uint32_t(j);
   }
   if (kFill) {
     int32_t padded = 1;
     while (padded < count) padded <<= 1;
-    for (int32_t c = count + threadIdx.x; c < padded; c += blockDim.x) key[c] = ~0ULL;
-    __syncthreads();
-    bitonic_sort(key, padded);
+    for (int32_t cand = count + lane; cand < padded; cand += 32) key[cand] = ~0ULL;
+    __syncwarp();
+    warp_bitonic_sort(key, padded, lane);
   } else {
-    __syncthreads();
+    __syncwarp();
   }
 
-  const int lane = threadIdx.x & 31;
+  const int64_t dim = DIM > 0 ? DIM : s.dim;
   const unsigned below_lane = (1u << lane) - 1;
-  for (int32_t t = q_begin + (threadIdx.x >> 5); t < q_end; t += blockDim.x >> 5) {
+  for (int32_t t = q_begin; t < q_end; ++t) {
     acc_t qreg[DIM > 0 ? DIM : 1];
     const acc_t* q = s.yc + int64_t(t) * dim;
     if constexpr (DIM > 0) {
@@ -295,12 +313,12 @@ cell_block(Scan<acc_t> s, int32_t* __restrict__ found, int64_t* __restrict__ kee
       q = qreg;
     }
     const int64_t qi = s.yi[t];
-    // Is candidate c within r of this query? (d2: its squared distance)
-    auto hit = [&](int32_t c, acc_t& d2) {
-      if (c >= count) return false;
-      const unsigned long long kv = key[c];
+    // Is candidate cand within r of this query? (d2: its squared distance)
+    auto hit = [&](int32_t cand, acc_t& d2) {
+      if (cand >= count) return false;
+      const unsigned long long kv = key[cand];
       if (s.ignore_same_index && int64_t(kv >> 32) == qi) return false;
-      d2 = dist2<DIM>(xyz + int64_t(kv & 0xffffffffu) * dim, q, dim);
+      d2 = dist2<DIM>(s.xc + int64_t(kv & 0xffffffffu) * dim, q, dim);
       return d2 < s.r2;
     };
     if (!kFill) {
@@ -318,47 +336,57 @@ cell_block(Scan<acc_t> s, int32_t* __restrict__ found, int64_t* __restrict__ kee
     int64_t pos = offset[qi];
     const int64_t n = offset[qi + 1] - pos;
     if (n == 0) continue;
-    // Hits with squared-distance bits <= limit (all hits: limit = max).
-    using bits_t = decltype(order_bits(acc_t(0)));
-    auto count_upto = [&](bits_t limit) {
-      int32_t m = 0;
+    const bool limited = found[qi] > n;
+    // Keeping n of more hits: the n nearest, ties to the smaller index. Find
+    // the n-th smallest distance (binary search over its bits, the hits'
+    // distances cached as bits, misses as ~0), then keep hits below it and
+    // as many ties at it as fit, in index order.
+    bits_t threshold = 0;
+    int32_t ties_left = 0;
+    if (limited) {
       for (int32_t base = 0; base < count; base += 32) {
         acc_t d2;
-        const bool h = hit(base + lane, d2) && order_bits(d2) <= limit;
-        m += __popc(__ballot_sync(kFullMask, h));
+        if (hit(base + lane, d2)) dist[base + lane] = order_bits(d2);
+        else if (base + lane < count) dist[base + lane] = ~bits_t(0);
       }
-      return m;
-    };
-    // Keep hits below the n-th smallest distance, and as many of the ties at
-    // it as fit, in index order: the n nearest, ties to the smaller index.
-    bits_t threshold = order_bits(s.r2);
-    int32_t ties_left = 0;
-    if (found[qi] > n) {
-      bits_t lo = 0, hi = threshold;
-      while (lo < hi) {
-        const bits_t mid = lo + (hi - lo) / 2;
-        if (count_upto(mid) >= n) hi = mid; else lo = mid + 1;
+      __syncwarp();
+      auto count_upto = [&](bits_t limit) {
+        int32_t m = 0;
+        for (int32_t base = 0; base < count; base += 32) {
+          m += __popc(__ballot_sync(kFullMask, base + lane < count && dist[base + lane] <= limit));
+        }
+        return m;
+      };
+      bits_t lo_bits = 0, hi_bits = order_bits(s.r2);
+      while (lo_bits < hi_bits) {
+        const bits_t mid = lo_bits + (hi_bits - lo_bits) / 2;
+        if (count_upto(mid) >= n) hi_bits = mid; else lo_bits = mid + 1;
       }
-      threshold = lo;
-      ties_left = int32_t(n) - (lo == 0 ? 0 : count_upto(lo - 1));
+      threshold = lo_bits;
+      ties_left = int32_t(n) - (lo_bits == 0 ? 0 : count_upto(lo_bits - 1));
     }
-    const bool limited = found[qi] > n;
     for (int32_t base = 0; base < count; base += 32) {
-      acc_t d2;
-      const bool h = hit(base + lane, d2);
-      const bits_t b = h ? order_bits(d2) : 0;
-      const bool tie = limited && h && b == threshold;
-      const unsigned ties = __ballot_sync(kFullMask, tie);
-      const bool take = h && (!limited || b < threshold || (tie && __popc(ties & below_lane) < ties_left));
+      const int32_t cand = base + lane;
+      bool take, tie = false;
+      if (limited) {
+        const bits_t b = cand < count ? dist[cand] : ~bits_t(0);
+        tie = b == threshold;
+        const unsigned ties = __ballot_sync(kFullMask, tie);
+        take = b < threshold || (tie && __popc(ties & below_lane) < ties_left);
+      } else {
+        acc_t d2;
+        take = hit(cand, d2);
+      }
       const unsigned taken = __ballot_sync(kFullMask, take);
       if (take) {
         const int64_t p = pos + __popc(taken & below_lane);
-        neighbour[p] = int64_t(key[base + lane] >> 32);
+        neighbour[p] = int64_t(key[cand] >> 32);
         centre[p] = qi;
       }
       pos += __popc(taken);
       ties_left -= __popc(__ballot_sync(kFullMask, take && tie));
     }
+    __syncwarp();  // dist[] is rewritten by the next query
   }
 }
 
@@ -366,8 +394,9 @@ cell_block(Scan<acc_t> s, int32_t* __restrict__ found, int64_t* __restrict__ kee
 
 template <int DIM, typename acc_t>
 cudaError_t launch_count(const Scan<acc_t>& s, int32_t* found, int64_t* keep, cudaStream_t stream) {
-  const size_t smem = cell_block_bytes<acc_t>(s.cap, s.dim);
-  cell_block<DIM, acc_t, false><<<s.g.num_cells, kCellBlock, smem, stream>>>(
+  const int64_t cell_blocks = (s.g.num_cells + kCellWarps - 1) / kCellWarps;
+  cell_warps<DIM, acc_t, false><<<cell_blocks, kCellWarps * 32,
+                                  kCellWarps * cell_warp_bytes<acc_t>(s.cap, false), stream>>>(
       s, found, keep, nullptr, nullptr, nullptr);
   const int64_t blocks = (s.ny + kSearchBlock - 1) / kSearchBlock;
   count_per_query<DIM><<<blocks, kSearchBlock, 0, stream>>>(s, found, keep);
@@ -377,8 +406,9 @@ cudaError_t launch_count(const Scan<acc_t>& s, int32_t* found, int64_t* keep, cu
 template <int DIM, typename acc_t>
 cudaError_t launch_fill(const Scan<acc_t>& s, const int32_t* found, const int64_t* offset,
                         int64_t* centre, int64_t* neighbour, cudaStream_t stream) {
-  const size_t smem = cell_block_bytes<acc_t>(s.cap, s.dim);
-  cell_block<DIM, acc_t, true><<<s.g.num_cells, kCellBlock, smem, stream>>>(
+  const int64_t cell_blocks = (s.g.num_cells + kCellWarps - 1) / kCellWarps;
+  cell_warps<DIM, acc_t, true><<<cell_blocks, kCellWarps * 32,
+                                 kCellWarps * cell_warp_bytes<acc_t>(s.cap, true), stream>>>(
       s, const_cast<int32_t*>(found), nullptr, offset, centre, neighbour);
   const int64_t blocks = (s.ny + kSearchBlock - 1) / kSearchBlock;
   fill_per_query<DIM><<<blocks, kSearchBlock, 0, stream>>>(s, found, offset, centre, neighbour);

@@ -14,13 +14,15 @@ namespace cuneb {
 // order (y). All pointers are device memory.
 //
 // Two strategies, chosen per query cell:
-//  * cell block (the common case): one thread block per query cell loads the
-//    candidates of the neighbouring cells into shared memory once, and its
-//    warps test them against each query of the cell, 32 at a time, counting
-//    with ballots. For the fill pass the candidates are first sorted by
-//    original index, so every query's hits come out in index order and are
-//    written with coalesced stores (no per-query sort). Keeping only the k
-//    nearest uses a warp-wide binary search for the k-th smallest distance.
+//  * cell warp (the common case): one warp per query cell lists the
+//    candidates of the neighbouring cells in shared memory once and tests
+//    them against each query of the cell, 32 at a time, counting with
+//    ballots. For the fill pass the list is first sorted by original index,
+//    so every query's hits come out in index order and are written with
+//    coalesced stores (no per-query sort). Keeping only the k nearest uses a
+//    warp-wide binary search for the k-th smallest distance. Only the list
+//    lives in shared memory (coordinates stay in L1), so many cells are in
+//    flight per SM to hide memory latency.
 //  * per query (cells whose candidates overflow shared memory, flagged in
 //    big[] by the count pass): one thread per query scans the neighbouring
 //    cells in global memory and sorts its output slice in place.
@@ -37,15 +39,19 @@ struct Scan {
   int64_t ny, dim, k;
   acc_t r2;
   bool ignore_same_index;
-  int32_t cap;                       // candidates a cell block holds (power of 2, or 0)
+  int32_t cap;                       // candidates a cell warp holds (power of 2, or 0)
   uint8_t* big;                      // [num_cells] zeroed: cell overflowed cap
   int32_t* any_big;                  // zeroed: some cell did
 };
 
-// Shared memory a cell block of this problem needs.
+// Warps (query cells) per thread block of the cell-warp kernels.
+constexpr int kCellWarps = 4;
+
+// Shared memory one cell warp needs: its candidate list, plus (fill pass) the
+// candidates' squared-distance bits.
 template <typename acc_t>
-inline size_t cell_block_bytes(int32_t cap, int64_t dim) {
-  return size_t(cap) * (sizeof(unsigned long long) + size_t(dim) * sizeof(acc_t));
+CUNEB_HD inline size_t cell_warp_bytes(int32_t cap, bool fill) {
+  return size_t(cap) * (sizeof(unsigned long long) + (fill ? sizeof(acc_t) : 0));
 }
 
 // found[q] = neighbours of query q within r; keep[q] = min(found[q], k).

@@ -118,6 +118,11 @@ def main() -> int:
     proj = project.load(REPO)
     tmp = Path(tempfile.mkdtemp(prefix="factory-bench-"))
     tree = project.copy_worktree(proj, tmp / "tree")
+    # A checkout of its own, so the git-based tests (reproducible build,
+    # rename) run in the copy as they do in CI's clone.
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "bench snapshot"]):
+        subprocess.run([*git, *cmd], cwd=tree, check=True)
     print(f"scratch tree: {tree}", flush=True)
     steps = {}
     steps["build (default: CUDA, all archs)"] = factory(tree, "build")

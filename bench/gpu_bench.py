@@ -123,13 +123,35 @@ def make_warp():
     return run, wp.config.version
 
 
-def make_torch_cluster():
-    from torch_cluster import radius  # built on the device by bench/build_torch_cluster.py
+def make_torch_cluster(library: str):
+    """torch-cluster 1.6.3's CUDA radius kernel (bench/build_torch_cluster.py),
+    called as its Python wrapper does; max_num_neighbors=256 keeps every pair
+    at ~32 neighbours on average."""
+    torch.ops.load_library(library)
+
+    def ptr(batch, n):
+        if batch is None:
+            return None
+        counts = torch.bincount(batch)
+        return torch.cat([counts.new_zeros(1), counts.cumsum(0)])
 
     def run(x, r, batch):
-        return radius(x, x, r, batch, batch, max_num_neighbors=256)
+        p = ptr(batch, x.shape[0])
+        return torch.ops.torch_cluster.radius_cuda(x, x, p, p, r, 256)
 
     return run
+
+
+def disagreement(a: torch.Tensor, b: torch.Tensor, x: torch.Tensor, r: float) -> dict:
+    """Pairs found by one edge list but not the other, and how far their
+    float64 distance is from r (rounding-band pairs sit within ~1e-6 r)."""
+    n = x.shape[0]
+    ka, kb = a[0] * n + a[1], b[0] * n + b[1]
+    only_a, only_b = ka[~torch.isin(ka, kb)], kb[~torch.isin(kb, ka)]
+    diff = torch.cat([only_a, only_b])
+    d = (x[diff // n].double() - x[diff % n].double()).norm(dim=1)
+    return {"only_first": int(only_a.numel()), "only_second": int(only_b.numel()),
+            "max_rel_distance_from_r": float(((d - r).abs() / r).max()) if diff.numel() else 0.0}
 
 
 def exact_count_tiled(x: torch.Tensor, r: float, tiles: int) -> int:
@@ -164,6 +186,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--impls", default="cuneb,warp,torch_cluster,cdist")
     ap.add_argument("--count-check", type=float, default=1e7, help="N for the independent count")
+    ap.add_argument("--torch-cluster-lib", default="", help="library from build_torch_cluster.py")
     a = ap.parse_args()
 
     impls = {"cuneb": run_cuneb, "cdist": run_cdist}
@@ -177,7 +200,7 @@ def main() -> None:
             notes["warp"] = f"unavailable: {e!r}"
     if "torch_cluster" in wanted:
         try:
-            impls["torch_cluster"] = make_torch_cluster()
+            impls["torch_cluster"] = make_torch_cluster(a.torch_cluster_lib)
         except Exception as e:
             notes["torch_cluster"] = f"unavailable: {e!r}"
     impls = {k: v for k, v in impls.items() if k in wanted}
@@ -195,17 +218,24 @@ def main() -> None:
                     continue
                 if name == "torch_cluster" and size > 1_000_000:
                     continue  # 1.8 s at 1e6 already (quadratic per batch)
+                if name == "warp" and size > 1_000_000 and len(impls) > 1:
+                    continue  # may crash the CUDA context: run it alone (--impls warp)
                 row = {"impl": name, "n": size, "batched": batched, "r": r}
                 try:
                     torch.cuda.reset_peak_memory_stats()
                     base = torch.cuda.memory_allocated()
+                    fn(x, r, batch)  # warm-up, then one call's peak memory
+                    torch.cuda.synchronize()
+                    peak = torch.cuda.max_memory_allocated() - base
                     ms, out = timed(lambda: fn(x, r, batch), a.repeats if size < 10**7 else 3)
                     edges = out.shape[1]
+                    if name != "cuneb" and not batched and size <= 1_000_000:
+                        row.update(vs_cuneb=disagreement(out, run_cuneb(x, r, None), x, r))
                     moved = edges * 16 + size * 12
                     row.update(ms=ms, edges=edges, edges_per_s=edges / (ms / 1e3),
                                roofline_ms=moved / bandwidth * 1e3,
                                roofline_fraction=moved / bandwidth / (ms / 1e3),
-                               peak_mem_bytes=torch.cuda.max_memory_allocated() - base,
+                               peak_mem_bytes=peak,
                                output_bytes=out.numel() * 8)
                     del out
                 except NotImplementedError as e:

@@ -213,14 +213,15 @@ __device__ unsigned long long order_bits(double v) {
   return static_cast<unsigned long long>(__double_as_longlong(v));
 }
 
-// Warp-wide ascending bitonic sort of n (a power of 2) keys in shared memory.
-__device__ void warp_bitonic_sort(unsigned long long* a, int32_t n, int lane) {
+// Warp-wide ascending bitonic sort of n (a power of 2) values in shared memory.
+template <typename T>
+__device__ void warp_bitonic_sort(T* a, int32_t n, int lane) {
   for (int32_t k = 2; k <= n; k <<= 1) {
     for (int32_t j = k >> 1; j > 0; j >>= 1) {
       for (int32_t i = lane; i < n; i += 32) {
         const int32_t p = i ^ j;
         if (p > i) {
-          const unsigned long long x = a[i], y = a[p];
+          const T x = a[i], y = a[p];
           if ((x > y) == ((i & k) == 0)) {
             a[i] = y;
             a[p] = x;
@@ -234,8 +235,9 @@ __device__ void warp_bitonic_sort(unsigned long long* a, int32_t n, int lane) {
 
 // One warp per query cell; kFill selects the pass. The warp lists the cell's
 // candidates (slots of the neighbouring cells) in its shared-memory region as
-// key[c] = (original x index << 32) | slot, sorted by key for the fill pass,
-// and tests them against each query of the cell, 32 per step.
+// key[c] = (original x index << 32) | slot, sorted by key for the fill pass
+// (so hits come out in index order), and tests them against each query of
+// the cell, 32 per step.
 template <int DIM, typename acc_t, bool kFill>
 __global__ void __launch_bounds__(kCellWarps * 32)
 cell_warps(Scan<acc_t> s, int32_t* __restrict__ found, int64_t* __restrict__ keep,
@@ -303,90 +305,136 @@ cell_warps(Scan<acc_t> s, int32_t* __restrict__ found, int64_t* __restrict__ kee
   }
 
   const int64_t dim = DIM > 0 ? DIM : s.dim;
+  constexpr int QD = DIM > 0 ? DIM : 1;  // coordinates held in registers
   const unsigned below_lane = (1u << lane) - 1;
-  for (int32_t t = q_begin; t < q_end; ++t) {
-    acc_t qreg[DIM > 0 ? DIM : 1];
-    const acc_t* q = s.yc + int64_t(t) * dim;
+  // Queries go 32 at a time: lane l holds query qbase + l's data, and the
+  // sweep runs candidates outside (each lane loads its candidate once per
+  // cell) and queries inside (their data broadcast by shuffles).
+  for (int32_t qbase = q_begin; qbase < q_end; qbase += 32) {
+    const int nq = q_end - qbase < 32 ? q_end - qbase : 32;
+    const int32_t my_t = qbase + (lane < nq ? lane : 0);
+    const int64_t my_qi = s.yi[my_t];
+    acc_t my_q[QD];
     if constexpr (DIM > 0) {
 #pragma unroll
-      for (int d = 0; d < DIM; ++d) qreg[d] = q[d];
-      q = qreg;
+      for (int d = 0; d < DIM; ++d) my_q[d] = s.yc[int64_t(my_t) * DIM + d];
     }
-    const int64_t qi = s.yi[t];
-    // Is candidate cand within r of this query? (d2: its squared distance)
-    auto hit = [&](int32_t cand, acc_t& d2) {
-      if (cand >= count) return false;
-      const unsigned long long kv = key[cand];
-      if (s.ignore_same_index && int64_t(kv >> 32) == qi) return false;
-      d2 = dist2<DIM>(s.xc + int64_t(kv & 0xffffffffu) * dim, q, dim);
-      return d2 < s.r2;
-    };
-    if (!kFill) {
-      int32_t n = 0;
-      for (int32_t base = 0; base < count; base += 32) {
-        acc_t d2;
-        n += __popc(__ballot_sync(kFullMask, hit(base + lane, d2)));
+    int64_t my_pos = 0, my_n = 0;
+    int32_t my_found = 0;
+    if (kFill) {
+      my_pos = offset[my_qi];
+      my_n = offset[my_qi + 1] - my_pos;
+      my_found = found[my_qi];
+    }
+    // Fill: queries keeping fewer hits than they have are done separately.
+    const bool my_sweep = lane < nq && (!kFill || (my_n > 0 && my_found == my_n));
+    const unsigned sweep = __ballot_sync(kFullMask, my_sweep);
+
+    for (int32_t base = 0; base < count; base += 32) {
+      const int32_t cand = base + lane;
+      const bool valid = cand < count;
+      const unsigned long long kv = valid ? key[cand] : 0ULL;
+      const int64_t xj = int64_t(kv >> 32);
+      const acc_t* xp = s.xc + int64_t(kv & 0xffffffffu) * dim;
+      acc_t xr[QD];
+      if constexpr (DIM > 0) {
+#pragma unroll
+        for (int d = 0; d < DIM; ++d) xr[d] = valid ? xp[d] : acc_t(0);
+        xp = xr;
       }
-      if (lane == 0) {
-        found[qi] = n;
-        keep[qi] = s.k >= 0 && n > s.k ? s.k : n;
+      for (unsigned rest_q = sweep; rest_q; rest_q &= rest_q - 1) {
+        const int i = __ffs(rest_q) - 1;
+        const int64_t qi = kFill || s.ignore_same_index ? __shfl_sync(kFullMask, my_qi, i) : 0;
+        acc_t qv[QD];
+        const acc_t* q = qv;
+        if constexpr (DIM > 0) {
+#pragma unroll
+          for (int d = 0; d < DIM; ++d) qv[d] = __shfl_sync(kFullMask, my_q[d], i);
+        } else {
+          q = s.yc + int64_t(__shfl_sync(kFullMask, my_t, i)) * dim;
+        }
+        const bool h = valid && !(s.ignore_same_index && xj == qi) && dist2<DIM>(xp, q, dim) < s.r2;
+        const unsigned m = __ballot_sync(kFullMask, h);
+        const int64_t pos = kFill ? __shfl_sync(kFullMask, my_pos, i) : 0;
+        if (kFill && h) {
+          const int64_t p = pos + __popc(m & below_lane);
+          neighbour[p] = xj;
+          centre[p] = qi;
+        }
+        if (lane == i) {
+          if (kFill) my_pos += __popc(m); else my_found += __popc(m);
+        }
+      }
+    }
+    if (!kFill) {
+      if (lane < nq) {
+        found[my_qi] = my_found;
+        keep[my_qi] = s.k >= 0 && my_found > s.k ? s.k : my_found;
       }
       continue;
     }
-    int64_t pos = offset[qi];
-    const int64_t n = offset[qi + 1] - pos;
-    if (n == 0) continue;
-    const bool limited = found[qi] > n;
-    // Keeping n of more hits: the n nearest, ties to the smaller index. Find
-    // the n-th smallest distance (binary search over its bits, the hits'
-    // distances cached as bits, misses as ~0), then keep hits below it and
-    // as many ties at it as fit, in index order.
-    bits_t threshold = 0;
-    int32_t ties_left = 0;
-    if (limited) {
-      for (int32_t base = 0; base < count; base += 32) {
-        acc_t d2;
-        if (hit(base + lane, d2)) dist[base + lane] = order_bits(d2);
-        else if (base + lane < count) dist[base + lane] = ~bits_t(0);
+
+    // Queries with more hits than they keep: the n nearest, ties to the
+    // smaller index. Cache the hits' squared-distance bits (misses: ~0), find
+    // the n-th smallest distance by binary search over its bits, and, if the
+    // ties there do not all fit, the largest index to take among them.
+    const unsigned limited = __ballot_sync(kFullMask, lane < nq && my_n > 0 && my_found > my_n);
+    for (unsigned rest_q = limited; rest_q; rest_q &= rest_q - 1) {
+      const int i = __ffs(rest_q) - 1;
+      const int64_t qi = __shfl_sync(kFullMask, my_qi, i);
+      int64_t pos = __shfl_sync(kFullMask, my_pos, i);
+      const int64_t n = __shfl_sync(kFullMask, my_n, i);
+      const acc_t* q = s.yc + int64_t(__shfl_sync(kFullMask, my_t, i)) * dim;
+      for (int32_t cand = lane; cand < count; cand += 32) {
+        const unsigned long long kv = key[cand];
+        const acc_t d2 = dist2<DIM>(s.xc + int64_t(kv & 0xffffffffu) * dim, q, dim);
+        const bool h = !(s.ignore_same_index && int64_t(kv >> 32) == qi) && d2 < s.r2;
+        dist[cand] = h ? order_bits(d2) : ~bits_t(0);
       }
       __syncwarp();
-      auto count_upto = [&](bits_t limit) {
+      // How many candidates pass pred (a warp-uniform count).
+      auto count_if = [&](auto pred) {
         int32_t m = 0;
         for (int32_t base = 0; base < count; base += 32) {
-          m += __popc(__ballot_sync(kFullMask, base + lane < count && dist[base + lane] <= limit));
+          m += __popc(__ballot_sync(kFullMask, base + lane < count && pred(base + lane)));
         }
         return m;
       };
       bits_t lo_bits = 0, hi_bits = order_bits(s.r2);
       while (lo_bits < hi_bits) {
         const bits_t mid = lo_bits + (hi_bits - lo_bits) / 2;
-        if (count_upto(mid) >= n) hi_bits = mid; else lo_bits = mid + 1;
+        if (count_if([&](int32_t c) { return dist[c] <= mid; }) >= n) hi_bits = mid; else lo_bits = mid + 1;
       }
-      threshold = lo_bits;
-      ties_left = int32_t(n) - (lo_bits == 0 ? 0 : count_upto(lo_bits - 1));
-    }
-    for (int32_t base = 0; base < count; base += 32) {
-      const int32_t cand = base + lane;
-      bool take, tie = false;
-      if (limited) {
+      const bits_t threshold = lo_bits;
+      const int32_t ties_wanted = int32_t(n) - count_if([&](int32_t c) { return dist[c] < threshold; });
+      int64_t max_tie_index = INT64_MAX;
+      if (count_if([&](int32_t c) { return dist[c] == threshold; }) > ties_wanted) {
+        int64_t lo_i = 0, hi_i = INT32_MAX;
+        while (lo_i < hi_i) {
+          const int64_t mid = lo_i + (hi_i - lo_i) / 2;
+          const int32_t m = count_if([&](int32_t c) {
+            return dist[c] == threshold && int64_t(key[c] >> 32) <= mid;
+          });
+          if (m >= ties_wanted) hi_i = mid; else lo_i = mid + 1;
+        }
+        max_tie_index = lo_i;
+      }
+      for (int32_t base = 0; base < count; base += 32) {
+        const int32_t cand = base + lane;
         const bits_t b = cand < count ? dist[cand] : ~bits_t(0);
-        tie = b == threshold;
-        const unsigned ties = __ballot_sync(kFullMask, tie);
-        take = b < threshold || (tie && __popc(ties & below_lane) < ties_left);
-      } else {
-        acc_t d2;
-        take = hit(cand, d2);
+        const int64_t xj = cand < count ? int64_t(key[cand] >> 32) : 0;
+        const bool take = b < threshold || (b == threshold && xj <= max_tie_index);
+        const unsigned taken = __ballot_sync(kFullMask, take);
+        if (take) {
+          const int64_t p = pos + __popc(taken & below_lane);
+          neighbour[p] = xj;
+          centre[p] = qi;
+        }
+        pos += __popc(taken);
       }
-      const unsigned taken = __ballot_sync(kFullMask, take);
-      if (take) {
-        const int64_t p = pos + __popc(taken & below_lane);
-        neighbour[p] = int64_t(key[cand] >> 32);
-        centre[p] = qi;
-      }
-      pos += __popc(taken);
-      ties_left -= __popc(__ballot_sync(kFullMask, take && tie));
+      __syncwarp();  // dist[] is rewritten by the next query
     }
-    __syncwarp();  // dist[] is rewritten by the next query
+
   }
 }
 

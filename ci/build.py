@@ -44,6 +44,14 @@ def container_engine() -> str | None:
     return None
 
 
+def project_tool_tables(proj: Project) -> set[str]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    return set(tomllib.loads((proj.root / "pyproject.toml").read_text()).get("tool", {}))
+
+
 def probe_label(proj: Project, env: dict[str, str]) -> str:
     """The local label setup.py would give a build with `env` (+cu130/+cpu)."""
     out = subprocess.run([sys.executable, "setup.py", "--version"], cwd=proj.root,
@@ -107,15 +115,17 @@ def resolve_variant(proj: Project, kind: str, cuda: str | None, toolkit: str) ->
             log("no CUDA toolkit found (setup.py says +cpu): building the CPU-only variant; "
                 "pass --cuda VERSION to pip-install nvcc and build a CUDA one")
         return Variant(label, off)
-    if cuda is None:
-        cuda = torch_cuda_version()
+    # cuda None: the installed toolkit, whatever its version; if there is
+    # none, pip's toolkit for the CUDA version of the factory's torch.
     if toolkit != "pip":
         label = probe_label(proj, off)
         if label.startswith("cu") and (cuda is None or label == cuda_label(cuda)):
             return Variant(label, off)
         if toolkit == "system":
-            raise FactoryError(f"the installed CUDA toolkit gives +{label}, not CUDA {cuda}")
-        log(f"the installed toolkit gives +{label}; CUDA {cuda} wanted: using pip's toolkit")
+            raise FactoryError(f"the installed CUDA toolkit gives +{label}, not CUDA {cuda or '(any)'}")
+        log(f"the installed toolkit gives +{label}; CUDA {cuda or torch_cuda_version()} wanted: "
+            "using pip's toolkit")
+    cuda = cuda or torch_cuda_version()
     if cuda is None:
         raise FactoryError("no CUDA version to install: pass --cuda MAJOR.MINOR")
     env = {**off, "CUDA_HOME": str(pip_toolkit(proj, cuda))}
@@ -167,8 +177,11 @@ def build(proj: Project, backend: str, cpu: bool, cuda: str | None, toolkit: str
     step("build")
     if backend == "auto":
         engine = container_engine()
-        backend = "cibuildwheel" if engine else "host"
-        log(f"backend: {backend}" + (f" ({engine} works)" if engine else " (no working container engine)"))
+        configured = "cibuildwheel" in project_tool_tables(proj)
+        backend = "cibuildwheel" if engine and configured else "host"
+        why = (f"{engine} works" if engine else "no working container engine") + (
+            "" if configured else ", no [tool.cibuildwheel] in pyproject.toml")
+        log(f"backend: {backend} ({why})")
     if backend == "cibuildwheel":
         # Its configuration lives in pyproject.toml [tool.cibuildwheel].
         env = {"SOURCE_DATE_EPOCH": source_date_epoch(proj)}

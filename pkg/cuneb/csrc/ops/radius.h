@@ -65,4 +65,8 @@ GridSpec make_grid(const RadiusCall& call, const InputStats& s,
 // [2, 0] int64 on the inputs' device.
 Tensor empty_edges(const RadiusCall& call);
 
+// The [2, edges] int64 output; an allocation failure names the size and the
+// ways to shrink it instead of the allocator's generic message.
+Tensor new_edges(const RadiusCall& call, int64_t edges);
+
 }  // namespace cuneb

@@ -187,8 +187,16 @@ GridSpec make_grid(const RadiusCall& c, const InputStats& s, int64_t num_batches
   return g;
 }
 
-Tensor empty_edges(const RadiusCall& c) {
-  return torch::stable::new_empty(c.x, {2, 0}, ScalarType::Long);
+Tensor empty_edges(const RadiusCall& c) { return new_edges(c, 0); }
+
+Tensor new_edges(const RadiusCall& c, int64_t edges) {
+  try {
+    return torch::stable::new_empty(c.x, {2, edges}, ScalarType::Long);
+  } catch (const std::exception& e) {
+    fail(c.op, ": cannot allocate the [2, ", edges, "] int64 output (", double(edges) * 16e-9,
+         " GB) on ", device_name(c.x), ": out of memory? Lower max_num_neighbors or r, or "
+         "split the input into batches and call per part (", e.what(), ")");
+  }
 }
 
 }  // namespace cuneb

@@ -184,7 +184,7 @@ Tensor search(const RadiusCall& call, const GridSpec& grid, const CellList<acc_t
   }
 
   // Fill pass: the k nearest (ties by index), written in index order.
-  Tensor out = torch::stable::new_empty(call.x, {2, offset[ny]}, ScalarType::Long);
+  Tensor out = new_edges(call, offset[ny]);
   int64_t* rows = static_cast<int64_t*>(out.mutable_data_ptr());
   int64_t* centre = rows + (call.neighbour_first ? offset[ny] : 0);
   int64_t* neighbour = rows + (call.neighbour_first ? 0 : offset[ny]);

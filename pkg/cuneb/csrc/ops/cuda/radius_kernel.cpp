@@ -149,7 +149,7 @@ Tensor search(const RadiusCall& c, const Scan<acc_t>& s, cudaStream_t stream) {
   int64_t edges = 0;
   CUDA_CHECK(cudaMemcpyAsync(&edges, data<int64_t>(offset) + ny, 8, cudaMemcpyDeviceToHost, stream));
   CUDA_CHECK(cudaStreamSynchronize(stream));
-  Tensor out = torch::stable::new_empty(c.x, {2, edges}, ScalarType::Long);
+  Tensor out = new_edges(c, edges);
   if (edges == 0) return out;
   int64_t* rows = data<int64_t>(out);
   CUDA_CHECK((launch_fill<DIM, acc_t>(s, data<int32_t>(found), data<int64_t>(offset),

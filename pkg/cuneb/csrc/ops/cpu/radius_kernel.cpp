@@ -119,19 +119,20 @@ acc_t dist2(const acc_t* a, const acc_t* b, int64_t dim) {
 
 template <int DIM, typename acc_t>
 struct Searcher {
-  const RadiusCall& call;
   const GridSpec& grid;
   const CellList<acc_t>& xs;
   const CellList<acc_t>& ys;
   const int64_t* batch_y;
+  int64_t dim;  // == DIM when DIM > 0: constant strides let the compiler unroll
   acc_t r2;
+  bool ignore_same_index;
 
   // Calls f(original x index, squared distance) for every x within r of
   // query slot t (a position in ys' cell order).
   template <typename F>
   void for_each(int64_t t, F&& f) const {
-    const int64_t dim = call.dim();
-    const acc_t* q = &ys.coords[t * dim];
+    const int64_t stride = DIM > 0 ? DIM : dim;
+    const acc_t* q = &ys.coords[t * stride];
     const int64_t qi = ys.index[t];
     int64_t cc[kMaxGridDims];
     for (int d = 0; d < kMaxGridDims; ++d) {
@@ -143,72 +144,81 @@ struct Searcher {
       lo[d] = std::max<int64_t>(cc[d] - 1, 0);
       hi[d] = std::min<int64_t>(cc[d] + 1, grid.size[d] - 1);
     }
+    const acc_t* coords = xs.coords.data();
+    const int32_t* index = xs.index.data();
     for (int64_t c2 = lo[2]; c2 <= hi[2]; ++c2) {
       for (int64_t c1 = lo[1]; c1 <= hi[1]; ++c1) {
         // Cells along dim 0 are consecutive keys: one range per (c1, c2).
         const int64_t k0[kMaxGridDims] = {lo[0], c1, c2};
         const int64_t k1[kMaxGridDims] = {hi[0], c1, c2};
-        const int64_t begin = xs.start[grid.key(b, k0)];
         const int64_t end = xs.start[grid.key(b, k1) + 1];
-        for (int64_t j = begin; j < end; ++j) {
-          const int32_t xi = xs.index[j];
-          if (call.ignore_same_index && xi == qi) continue;
-          const acc_t d2 = dist2<DIM>(&xs.coords[j * dim], q, dim);
-          if (d2 < r2) f(xi, d2);
+        for (int64_t j = xs.start[grid.key(b, k0)]; j < end; ++j) {
+          const acc_t d2 = dist2<DIM>(coords + j * stride, q, stride);
+          if (d2 < r2 && !(ignore_same_index && index[j] == qi)) f(index[j], d2);
         }
       }
     }
   }
 };
 
+// One pass: each chunk of queries (in cell order, for cache locality) keeps
+// its queries' neighbours (the k nearest, ties by index, sorted by index) in
+// its own buffer; after a prefix sum over the counts, chunks copy them into
+// the exactly sized output.
 template <int DIM, typename acc_t>
 Tensor search(const RadiusCall& call, const GridSpec& grid, const CellList<acc_t>& xs,
               const CellList<acc_t>& ys, const int64_t* batch_y) {
   const acc_t r_acc = acc_t(call.r);
-  const Searcher<DIM, acc_t> s{call, grid, xs, ys, batch_y, r_acc * r_acc};
+  const Searcher<DIM, acc_t> s{grid, xs, ys, batch_y, call.dim(), r_acc * r_acc,
+                               call.ignore_same_index};
   const int64_t ny = call.ny();
   const int64_t k = call.max_neighbors;
-  const int64_t grain = 256;
-
-  // Count pass: how many neighbours each query keeps.
-  std::vector<int64_t> found(ny), offset(ny + 1, 0);
-  torch::stable::parallel_for(0, ny, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) {
-      int64_t n = 0;
-      s.for_each(t, [&](int32_t, acc_t) { ++n; });
-      found[ys.index[t]] = n;
-    }
-  });
-  for (int64_t q = 0; q < ny; ++q) {
-    offset[q + 1] = offset[q] + (k >= 0 ? std::min(found[q], k) : found[q]);
-  }
-
-  // Fill pass: the k nearest (ties by index), written in index order.
-  Tensor out = new_edges(call, offset[ny]);
-  int64_t* rows = static_cast<int64_t*>(out.mutable_data_ptr());
-  int64_t* centre = rows + (call.neighbour_first ? offset[ny] : 0);
-  int64_t* neighbour = rows + (call.neighbour_first ? 0 : offset[ny]);
-  torch::stable::parallel_for(0, ny, grain, [&](int64_t begin, int64_t end) {
-    std::vector<std::pair<acc_t, int32_t>> cand;
-    for (int64_t t = begin; t < end; ++t) {
-      const int64_t q = ys.index[t];
-      const int64_t n = offset[q + 1] - offset[q];
-      if (n == 0) continue;
-      cand.clear();
-      s.for_each(t, [&](int32_t xi, acc_t d2) { cand.emplace_back(d2, xi); });
-      if (int64_t(cand.size()) > n) {
-        std::nth_element(cand.begin(), cand.begin() + n, cand.end());
-        cand.resize(n);
-      }
-      std::sort(cand.begin(), cand.end(),
-                [](const auto& a, const auto& b) { return a.second < b.second; });
-      for (int64_t i = 0; i < n; ++i) {
-        centre[offset[q] + i] = q;
-        neighbour[offset[q] + i] = cand[i].second;
+  const int64_t chunk = 512;
+  const int64_t chunks = (ny + chunk - 1) / chunk;
+  std::vector<std::vector<int32_t>> hits(chunks);  // per chunk: its queries' neighbours
+  std::vector<int64_t> kept(ny + 1, 0);             // by original query index, then offsets
+  torch::stable::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+    std::vector<std::pair<acc_t, int32_t>> near;
+    for (int64_t c = c0; c < c1; ++c) {
+      std::vector<int32_t>& out = hits[c];
+      for (int64_t t = c * chunk; t < std::min(ny, (c + 1) * chunk); ++t) {
+        const size_t first = out.size();
+        if (k < 0) {
+          s.for_each(t, [&](int32_t xi, acc_t) { out.push_back(xi); });
+        } else {
+          near.clear();
+          s.for_each(t, [&](int32_t xi, acc_t d2) { near.emplace_back(d2, xi); });
+          if (int64_t(near.size()) > k) {
+            std::nth_element(near.begin(), near.begin() + k, near.end());
+            near.resize(k);
+          }
+          for (const auto& p : near) out.push_back(p.second);
+        }
+        std::sort(out.begin() + first, out.end());
+        kept[ys.index[t] + 1] = int64_t(out.size() - first);
       }
     }
   });
-  return out;
+  for (int64_t q = 0; q < ny; ++q) kept[q + 1] += kept[q];
+  const int64_t edges = kept[ny];
+  Tensor result = new_edges(call, edges);
+  int64_t* rows = static_cast<int64_t*>(result.mutable_data_ptr());
+  int64_t* centre = rows + (call.neighbour_first ? edges : 0);
+  int64_t* neighbour = rows + (call.neighbour_first ? 0 : edges);
+  torch::stable::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const int32_t* from = hits[c].data();
+      for (int64_t t = c * chunk; t < std::min(ny, (c + 1) * chunk); ++t) {
+        const int64_t q = ys.index[t];
+        for (int64_t i = kept[q]; i < kept[q + 1]; ++i) {
+          centre[i] = q;
+          neighbour[i] = *from++;
+        }
+      }
+      std::vector<int32_t>().swap(hits[c]);  // release as we go
+    }
+  });
+  return result;
 }
 
 template <typename in_t>

@@ -64,16 +64,25 @@ def cuda_driver_version() -> tuple[int, int] | None:
 
 
 def covers(archs: list[str], capability: tuple[int, int]) -> bool:
-    """True if the build has a cubin for this GPU, or PTX it can JIT."""
+    """True if the build has a cubin this GPU runs, or PTX it can JIT.
+
+    CMake arch entries: "80-real" is a cubin (runs on sm_80..sm_8x), "120" a
+    cubin plus PTX (the PTX JITs on any newer GPU), an "a" suffix (sm_90a)
+    runs on exactly that GPU.
+    """
     sm = capability[0] * 10 + capability[1]
     for arch in archs:
-        num = int(re.sub(r"\D", "", arch))
-        if arch.endswith("-real"):
-            # cubins run on the same major, equal or newer minor (no a/f suffix).
-            if num // 10 == sm // 10 and num <= sm and re.fullmatch(r"\d+-real", arch):
+        match = re.fullmatch(r"(\d+)([af]?)(-real)?", arch)
+        if not match:
+            continue
+        num, suffix, cubin_only = int(match[1]), match[2], bool(match[3])
+        if suffix == "a":
+            if num == sm:
                 return True
-        elif num <= sm:
-            return True
+        elif num // 10 == sm // 10 and num <= sm:
+            return True  # a cubin of the same major, older or equal minor
+        elif not cubin_only and num <= sm:
+            return True  # PTX for an older arch
     return False
 
 

@@ -1,0 +1,93 @@
+"""Import-time diagnosis: each way loading can fail gives one message naming
+the cause and the fix, never a bare loader error."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import cuneb
+from cuneb import _loader
+from helpers import describe, run_python
+
+PKG = Path(cuneb.__file__).parent
+
+
+def copy_package(tmp_path: Path) -> Path:
+    """The installed package, copied to tmp_path/site/cuneb (to break it)."""
+    site = tmp_path / "site"
+    shutil.copytree(PKG, site / PKG.name, ignore=shutil.ignore_patterns("__pycache__"))
+    return site
+
+
+def import_from(site: Path, tmp_path: Path, prelude: str = "") -> str:
+    proc = run_python(
+        f"""
+        import sys
+        sys.path.insert(0, {str(site)!r})
+        {prelude}
+        try:
+            import {PKG.name}
+        except ImportError as e:
+            print("ImportError:", e)
+        else:
+            print("imported", {PKG.name}.__file__)
+        """,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, describe(proc)
+    return proc.stdout
+
+
+def test_torch_older_than_the_stable_abi_target(tmp_path):
+    out = import_from(PKG.parent, tmp_path, "import torch; torch.__version__ = '2.9.1'")
+    assert "needs torch>=2.10" in out and "torch 2.9.1 is installed" in out, out
+    assert "pip install -U 'torch>=2.10'" in out, out
+
+
+def test_missing_library(tmp_path):
+    site = copy_package(tmp_path)
+    (site / PKG.name / f"lib{PKG.name}_cpu.so").unlink()
+    out = import_from(site, tmp_path)
+    assert "library" in out and "is missing" in out and "--force-reinstall" in out, out
+
+
+def test_corrupt_library(tmp_path):
+    site = copy_package(tmp_path)
+    (site / PKG.name / f"lib{PKG.name}_cpu.so").write_bytes(b"not an ELF file")
+    out = import_from(site, tmp_path)
+    assert "cannot load" in out and "corrupt" in out and "--force-reinstall" in out, out
+    assert not out.startswith("imported"), out
+
+
+def test_missing_build_info(tmp_path):
+    site = copy_package(tmp_path)
+    (site / PKG.name / "_build_info.json").unlink()
+    out = import_from(site, tmp_path)
+    assert "is not built" in out and "_build_info.json" in out, out
+
+
+@pytest.mark.parametrize(
+    "archs, capability, covered",
+    [
+        (["75-real", "80-real", "90-real", "120"], (8, 0), True),
+        (["75-real", "80-real", "90-real", "120"], (8, 6), True),   # sm_80 cubin runs on sm_86
+        (["75-real", "80-real", "90-real", "120"], (10, 0), False),  # no cubin, PTX 120 too new
+        (["75-real", "80-real", "90-real", "120"], (12, 1), True),   # PTX for 120 JITs
+        (["90a-real"], (9, 0), True),   # arch-specific cubins run on exactly that arch
+        (["90a-real"], (10, 0), False),
+        ([], (9, 0), False),
+    ],
+)
+def test_arch_coverage(archs, capability, covered):
+    assert _loader.covers(archs, capability) is covered
+
+
+def test_info_command(tmp_path):
+    proc = run_python("import runpy, sys; sys.argv = ['x', 'info']; runpy.run_module('cuneb', run_name='__main__')",
+                      cwd=tmp_path)
+    assert "package" in proc.stdout and cuneb.__version__ in proc.stdout, describe(proc)
+    assert "stable ABI target torch>=2.10" in proc.stdout, describe(proc)
+    assert "CUDA kernels" in proc.stdout, describe(proc)

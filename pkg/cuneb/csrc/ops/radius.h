@@ -62,6 +62,23 @@ int64_t check_stats(const RadiusCall& call, const InputStats& s);
 GridSpec make_grid(const RadiusCall& call, const InputStats& s,
                    int64_t num_batches);
 
+// The registered entry points, for a backend's run(call): the schemas'
+// arguments in, a validated RadiusCall to the backend.
+template <Tensor (*Run)(const RadiusCall&)>
+Tensor radius_op(Tensor x, Tensor y, double r, std::optional<Tensor> batch_x,
+                 std::optional<Tensor> batch_y, std::optional<int64_t> max_num_neighbors,
+                 bool ignore_same_index, std::optional<int64_t> batch_size) {
+  return Run(make_radius_call(x, y, r, batch_x, batch_y, max_num_neighbors, ignore_same_index,
+                              batch_size));
+}
+
+template <Tensor (*Run)(const RadiusCall&)>
+Tensor radius_graph_op(Tensor x, double r, std::optional<Tensor> batch, bool loop,
+                       std::optional<int64_t> max_num_neighbors, std::string flow,
+                       std::optional<int64_t> batch_size) {
+  return Run(make_radius_graph_call(x, r, batch, loop, max_num_neighbors, flow, batch_size));
+}
+
 // [2, 0] int64 on the inputs' device.
 Tensor empty_edges(const RadiusCall& call);
 

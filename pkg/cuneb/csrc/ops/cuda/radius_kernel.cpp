@@ -212,22 +212,10 @@ Tensor run(const RadiusCall& c) {
   }
 }
 
-Tensor radius_cuda(Tensor x, Tensor y, double r, std::optional<Tensor> batch_x,
-                   std::optional<Tensor> batch_y, std::optional<int64_t> max_num_neighbors,
-                   bool ignore_same_index, std::optional<int64_t> batch_size) {
-  return run(make_radius_call(x, y, r, batch_x, batch_y, max_num_neighbors, ignore_same_index,
-                              batch_size));
-}
-
-Tensor radius_graph_cuda(Tensor x, double r, std::optional<Tensor> batch, bool loop,
-                         std::optional<int64_t> max_num_neighbors, std::string flow,
-                         std::optional<int64_t> batch_size) {
-  return run(make_radius_graph_call(x, r, batch, loop, max_num_neighbors, flow, batch_size));
-}
 }  // namespace
 }  // namespace cuneb
 
 CUNEB_LIBRARY_IMPL(CUDA, m) {
-  m.impl("radius", TORCH_BOX(&cuneb::radius_cuda));
-  m.impl("radius_graph", TORCH_BOX(&cuneb::radius_graph_cuda));
+  m.impl("radius", TORCH_BOX(&cuneb::radius_op<cuneb::run>));
+  m.impl("radius_graph", TORCH_BOX(&cuneb::radius_graph_op<cuneb::run>));
 }

@@ -44,12 +44,13 @@ def container_engine() -> str | None:
     return None
 
 
-def project_tool_tables(proj: Project) -> set[str]:
+def project_tool_tables(proj: Project) -> dict:
+    """pyproject.toml's [tool] tables."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
-    return set(tomllib.loads((proj.root / "pyproject.toml").read_text()).get("tool", {}))
+    return tomllib.loads((proj.root / "pyproject.toml").read_text()).get("tool", {})
 
 
 def probe_label(proj: Project, env: dict[str, str]) -> str:
@@ -172,21 +173,55 @@ def build_host(proj: Project, variant: Variant, archs: str | None, jobs: str | N
     return made[0]
 
 
+def cibuildwheel_image(proj: Project) -> str | None:
+    """The manylinux image [tool.cibuildwheel] asks for on x86_64 (env wins)."""
+    table = project_tool_tables(proj).get("cibuildwheel", {})
+    return os.environ.get("CIBW_MANYLINUX_X86_64_IMAGE") or table.get("manylinux-x86_64-image")
+
+
+def image_present(engine: str, image: str) -> bool:
+    cmd = [engine, "image", "exists", image] if engine == "podman" else [engine, "image", "inspect", image]
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def choose_backend(proj: Project) -> tuple[str, str]:
+    """cibuildwheel only where it can work here: a container engine that
+    answers, a [tool.cibuildwheel] table, and its build image already on this
+    machine (no registry is reachable to pull one). Otherwise the host."""
+    engine = container_engine()
+    if not engine:
+        return "host", "no working container engine"
+    if "cibuildwheel" not in project_tool_tables(proj):
+        return "host", f"{engine} works, but pyproject.toml has no [tool.cibuildwheel]"
+    image = cibuildwheel_image(proj)
+    if not image:
+        return "host", f"{engine} works, but [tool.cibuildwheel] names no manylinux-x86_64-image"
+    if not image_present(engine, image):
+        return "host", f"{engine} works, but its build image {image} is not on this machine"
+    return "cibuildwheel", f"{engine} works and has {image}"
+
+
 def build(proj: Project, backend: str, cpu: bool, cuda: str | None, toolkit: str,
           archs: str | None, jobs: str | None) -> list[Path]:
     step("build")
     if backend == "auto":
-        engine = container_engine()
-        configured = "cibuildwheel" in project_tool_tables(proj)
-        backend = "cibuildwheel" if engine and configured else "host"
-        why = (f"{engine} works" if engine else "no working container engine") + (
-            "" if configured else ", no [tool.cibuildwheel] in pyproject.toml")
+        backend, why = choose_backend(proj)
         log(f"backend: {backend} ({why})")
     if backend == "cibuildwheel":
-        # Its configuration lives in pyproject.toml [tool.cibuildwheel].
+        # Its configuration lives in pyproject.toml [tool.cibuildwheel]; the
+        # variant knobs reach the container through its environment-pass.
         env = {"SOURCE_DATE_EPOCH": source_date_epoch(proj)}
         if archs:
             env[f"{proj.env_prefix}_CUDA_ARCHS"] = archs
+        if jobs:
+            env["MAX_JOBS"] = jobs
+        if cpu:
+            env[f"{proj.env_prefix}_CPU_ONLY"] = "1"
+        if cuda not in (None, "installed"):
+            log(f"--cuda {cuda}: the container image decides the CUDA version; ignored")
         engine = container_engine()
         if engine and "CIBW_CONTAINER_ENGINE" not in os.environ:
             env["CIBW_CONTAINER_ENGINE"] = engine

@@ -131,7 +131,8 @@ def make_venv(proj: Project, py: Python, torch: str) -> Path:
 
 
 def pytest_summary(output: str) -> str:
-    lines = [ln.strip("= ").strip() for ln in output.splitlines() if re.match(r"=+ .*\d+ \w+.* in [\d.]+s", ln)]
+    pattern = r"=*\s*(no tests ran|\d+ (passed|failed|error|errors|skipped|deselected|xfailed|xpassed)).* in [\d.]+s"
+    lines = [ln.strip("= ").strip() for ln in output.splitlines() if re.match(pattern, ln)]
     return lines[-1] if lines else ""
 
 

@@ -335,7 +335,7 @@ def test_two_cpu_builds_of_one_commit_are_byte_identical(tmp_path):
     for name in ("first", "second-build"):  # different paths, different lengths
         clone = tmp_path / name
         subprocess.run(["git", "clone", "-q", "--no-local", str(REPO), str(clone)], check=True)
-        res = factory("-C", str(clone), "build", "--cpu",
+        res = factory("-C", str(clone), "build", "--backend", "host", "--cpu",
                       env=clean_env(SOURCE_DATE_EPOCH=epoch, CUNEB_CPU_ONLY="1"))
         assert res.returncode == 0, out(res)
         built = list((clone / "dist").glob("*.whl"))
@@ -354,7 +354,7 @@ def test_rename_lives_in_pyproject_only(tmp_path):
     assert 'name = "cuneb"' in text
     pyproject.write_text(text.replace('name = "cuneb"', 'name = "nebtest"', 1))
     (tree / "pkg" / "cuneb").rename(tree / "pkg" / "nebtest")
-    res = factory("-C", str(tree), "build", "--cpu", env=clean_env(SOURCE_DATE_EPOCH="1700000000"))
+    res = factory("-C", str(tree), "build", "--backend", "host", "--cpu", env=clean_env(SOURCE_DATE_EPOCH="1700000000"))
     assert res.returncode == 0, out(res)
     built = list((tree / "dist").glob("nebtest-*.whl"))
     assert len(built) == 1, out(res)

@@ -21,8 +21,6 @@ from pathlib import Path
 from .project import FactoryError, Project, human_size, log, run, source_date_epoch, step
 
 
-LINK_FLAGS = "-Wl,--discard-all"
-
 
 @dataclass
 class Variant:
@@ -151,10 +149,8 @@ def build_host(proj: Project, variant: Variant, archs: str | None, jobs: str | N
         "DIST_EXTRA_CONFIG": str(cfg),  # setuptools reads it like a setup.cfg
         **variant.env,
     }
-    # nvcc names its intermediate files tmpxft_<pid>_..., and those names end
-    # up as FILE symbols in .symtab (and so in the build-id): drop local
-    # symbols at link time, or no two CUDA builds are byte-identical.
-    env["LDFLAGS"] = " ".join(filter(None, [os.environ.get("LDFLAGS"), LINK_FLAGS]))
+    # (CMakeLists.txt links with --discard-all: nvcc's tmpxft_<pid> names
+    # would otherwise land in .symtab and make CUDA builds differ.)
     if archs:
         env[f"{proj.env_prefix}_CUDA_ARCHS"] = archs
     if jobs:

@@ -8,7 +8,10 @@
 #include "prepare.h"
 
 namespace cuneb {
-namespace {
+// A named namespace with static functions rather than an anonymous one:
+// nvcc names anonymous namespaces with a per-process hash, which would make
+// every CUDA build differ (reproducible wheels need identical bytes).
+namespace prepare_impl {
 using u64 = unsigned long long;
 constexpr int kBlock = 256;
 
@@ -16,14 +19,15 @@ int64_t blocks_for(int64_t n) { return (n + kBlock - 1) / kBlock; }
 // Grid-stride kernels that reduce: a bounded grid keeps the atomics few.
 int reduce_blocks(int64_t n) { return int(std::min<int64_t>(std::max<int64_t>(blocks_for(n), 1), 1024)); }
 
-__device__ int64_t batch_of(const int64_t* batch, int64_t i) { return batch ? batch[i] : 0; }
+static __device__ int64_t batch_of(const int64_t* batch, int64_t i) { return batch ? batch[i] : 0; }
 
 // Doubles mapped to unsigned keys whose order matches, for atomicMin/Max.
-__device__ u64 order_key(double v) {
+static __device__ u64 order_key(double v) {
   const u64 b = static_cast<u64>(__double_as_longlong(v));
   return (b >> 63) ? ~b : (b | 0x8000000000000000ULL);
 }
-}  // namespace
+}  // namespace prepare_impl
+using namespace prepare_impl;
 
 double from_order_key(u64 k) {
   const u64 b = (k >> 63) ? (k & 0x7FFFFFFFFFFFFFFFULL) : ~k;
@@ -32,12 +36,12 @@ double from_order_key(u64 k) {
   return v;
 }
 
-namespace {
-template <typename T> __device__ double widen(T v) { return double(static_cast<float>(v)); }
-__device__ double widen(double v) { return v; }
+namespace prepare_impl {
+template <typename T> static __device__ double widen(T v) { return double(static_cast<float>(v)); }
+static __device__ double widen(double v) { return v; }
 
 template <typename in_t>
-__global__ void scan_points(const in_t* __restrict__ p, int64_t n, int64_t dim, int gdim,
+static __global__ void scan_points(const in_t* __restrict__ p, int64_t n, int64_t dim, int gdim,
                             DeviceStats* st, int32_t* nonfinite) {
   double lo[kMaxGridDims], hi[kMaxGridDims];
   for (int d = 0; d < kMaxGridDims; ++d) {
@@ -72,7 +76,7 @@ __global__ void scan_points(const in_t* __restrict__ p, int64_t n, int64_t dim, 
   }
 }
 
-__global__ void scan_batch(const int64_t* __restrict__ b, int64_t n, int32_t* unsorted) {
+static __global__ void scan_batch(const int64_t* __restrict__ b, int64_t n, int32_t* unsorted) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
     if (i == 0 ? b[0] < 0 : b[i] < b[i - 1]) atomicExch(unsorted, 1);
@@ -80,7 +84,7 @@ __global__ void scan_batch(const int64_t* __restrict__ b, int64_t n, int32_t* un
 }
 
 template <typename in_t>
-__global__ void cell_keys(const in_t* __restrict__ p, const int64_t* __restrict__ batch,
+static __global__ void cell_keys(const in_t* __restrict__ p, const int64_t* __restrict__ batch,
                           int64_t n, int64_t dim, GridSpec g, int32_t* __restrict__ key,
                           int32_t* __restrict__ rank, int32_t* __restrict__ count) {
   const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
@@ -93,7 +97,7 @@ __global__ void cell_keys(const in_t* __restrict__ p, const int64_t* __restrict_
 }
 
 template <typename in_t, typename acc_t>
-__global__ void scatter_points(const in_t* __restrict__ p, int64_t n, int64_t dim,
+static __global__ void scatter_points(const in_t* __restrict__ p, int64_t n, int64_t dim,
                                const int32_t* __restrict__ key, const int32_t* __restrict__ rank,
                                const int32_t* __restrict__ start,
                                acc_t* __restrict__ coords, int32_t* __restrict__ index) {
@@ -104,7 +108,8 @@ __global__ void scatter_points(const in_t* __restrict__ p, int64_t n, int64_t di
   for (int64_t d = 0; d < dim; ++d) coords[j * dim + d] = acc_t(widen(p[i * dim + d]));
 }
 
-}  // namespace
+}  // namespace prepare_impl
+using namespace prepare_impl;
 
 template <typename in_t>
 cudaError_t launch_scan_points(const in_t* p, int64_t n, int64_t dim, int gdim, DeviceStats* st,

@@ -3,24 +3,27 @@
 #include "search.h"
 
 namespace cuneb {
-namespace {
+// A named namespace with static functions rather than an anonymous one:
+// nvcc names anonymous namespaces with a per-process hash, which would make
+// every CUDA build differ (reproducible wheels need identical bytes).
+namespace search_impl {
 
 constexpr int kSearchBlock = 256;
 
-__device__ int64_t batch_id(const int64_t* batch, int64_t i) { return batch ? batch[i] : 0; }
+static __device__ int64_t batch_id(const int64_t* batch, int64_t i) { return batch ? batch[i] : 0; }
 
 
-__device__ float add_rn(float a, float b) { return __fadd_rn(a, b); }
-__device__ double add_rn(double a, double b) { return __dadd_rn(a, b); }
-__device__ float mul_rn(float a, float b) { return __fmul_rn(a, b); }
-__device__ double mul_rn(double a, double b) { return __dmul_rn(a, b); }
-__device__ float sub_rn(float a, float b) { return __fsub_rn(a, b); }
-__device__ double sub_rn(double a, double b) { return __dsub_rn(a, b); }
+static __device__ float add_rn(float a, float b) { return __fadd_rn(a, b); }
+static __device__ double add_rn(double a, double b) { return __dadd_rn(a, b); }
+static __device__ float mul_rn(float a, float b) { return __fmul_rn(a, b); }
+static __device__ double mul_rn(double a, double b) { return __dmul_rn(a, b); }
+static __device__ float sub_rn(float a, float b) { return __fsub_rn(a, b); }
+static __device__ double sub_rn(double a, double b) { return __dsub_rn(a, b); }
 
 // Squared distance, summed in dimension order, every step rounded (no FMA):
 // bit-identical to the CPU kernel and the reference.
 template <int DIM, typename acc_t>
-__device__ acc_t dist2(const acc_t* a, const acc_t* q, int64_t dim) {
+static __device__ acc_t dist2(const acc_t* a, const acc_t* q, int64_t dim) {
   const int64_t n = DIM > 0 ? DIM : dim;
   acc_t s = 0;
 #pragma unroll
@@ -39,7 +42,7 @@ struct Ranges {
 };
 
 template <typename acc_t>
-__device__ Ranges neighbour_ranges(const Scan<acc_t>& s, int64_t b, const int64_t c[kMaxGridDims]) {
+static __device__ Ranges neighbour_ranges(const Scan<acc_t>& s, int64_t b, const int64_t c[kMaxGridDims]) {
   const GridSpec& g = s.g;
   int64_t lo[kMaxGridDims], hi[kMaxGridDims];
   for (int d = 0; d < kMaxGridDims; ++d) {
@@ -62,7 +65,7 @@ __device__ Ranges neighbour_ranges(const Scan<acc_t>& s, int64_t b, const int64_
 
 // Grid cell and batch of the query at cell-order slot t.
 template <typename acc_t>
-__device__ int64_t query_cell(const Scan<acc_t>& s, int64_t t, int64_t c[kMaxGridDims]) {
+static __device__ int64_t query_cell(const Scan<acc_t>& s, int64_t t, int64_t c[kMaxGridDims]) {
   for (int d = 0; d < kMaxGridDims; ++d) {
     c[d] = d < s.g.gdim ? s.g.coord(double(s.yc[t * s.dim + d]), d) : 0;
   }
@@ -72,7 +75,7 @@ __device__ int64_t query_cell(const Scan<acc_t>& s, int64_t t, int64_t c[kMaxGri
 // Calls f(slot j in cell order, squared distance) for every x within r of the
 // query at cell-order slot t, reading candidates from global memory.
 template <int DIM, typename acc_t, typename F>
-__device__ void for_each_neighbour(const Scan<acc_t>& s, int64_t t, F&& f) {
+static __device__ void for_each_neighbour(const Scan<acc_t>& s, int64_t t, F&& f) {
   const acc_t* q = s.yc + t * s.dim;
   const int64_t qi = s.yi[t];
   int64_t c[kMaxGridDims];
@@ -88,14 +91,14 @@ __device__ void for_each_neighbour(const Scan<acc_t>& s, int64_t t, F&& f) {
 
 // True if the query at slot t lives in a cell the cell blocks left over.
 template <typename acc_t>
-__device__ bool in_big_cell(const Scan<acc_t>& s, int64_t t) {
+static __device__ bool in_big_cell(const Scan<acc_t>& s, int64_t t) {
   int64_t c[kMaxGridDims];
   const int64_t b = query_cell(s, t, c);
   return s.big[s.g.key(b, c)] != 0;
 }
 
 template <int DIM, typename acc_t>
-__global__ void count_per_query(Scan<acc_t> s, int32_t* __restrict__ found,
+static __global__ void count_per_query(Scan<acc_t> s, int32_t* __restrict__ found,
                                 int64_t* __restrict__ keep) {
   const int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (!*s.any_big || t >= s.ny || !in_big_cell(s, t)) return;
@@ -106,7 +109,7 @@ __global__ void count_per_query(Scan<acc_t> s, int32_t* __restrict__ found,
   keep[qi] = s.k >= 0 && n > s.k ? s.k : n;
 }
 
-__device__ void sift_down(int64_t* a, int64_t n, int64_t i) {
+static __device__ void sift_down(int64_t* a, int64_t n, int64_t i) {
   for (;;) {
     int64_t m = i, l = 2 * i + 1, r = l + 1;
     if (l < n && a[l] > a[m]) m = l;
@@ -121,7 +124,7 @@ __device__ void sift_down(int64_t* a, int64_t n, int64_t i) {
 
 // In-place ascending sort of one query's slice: insertion sort for the usual
 // few dozen entries, heapsort (no recursion, no scratch) for long ones.
-__device__ void sort_slice(int64_t* a, int64_t n) {
+static __device__ void sort_slice(int64_t* a, int64_t n) {
   if (n <= 48) {
     for (int64_t i = 1; i < n; ++i) {
       const int64_t v = a[i];
@@ -141,7 +144,7 @@ __device__ void sort_slice(int64_t* a, int64_t n) {
 }
 
 template <int DIM, typename acc_t>
-__device__ bool farther(const Scan<acc_t>& s, const acc_t* q, int64_t a, int64_t b) {
+static __device__ bool farther(const Scan<acc_t>& s, const acc_t* q, int64_t a, int64_t b) {
   const acc_t da = dist2<DIM>(s.xc + a * s.dim, q, s.dim);
   const acc_t db = dist2<DIM>(s.xc + b * s.dim, q, s.dim);
   return da > db || (da == db && s.xi[a] > s.xi[b]);
@@ -149,7 +152,7 @@ __device__ bool farther(const Scan<acc_t>& s, const acc_t* q, int64_t a, int64_t
 
 // Max-heap (by distance, then index) of slots: the k nearest seen so far.
 template <int DIM, typename acc_t>
-__device__ void heap_sift(const Scan<acc_t>& s, const acc_t* q, int64_t* h, int64_t n, int64_t i) {
+static __device__ void heap_sift(const Scan<acc_t>& s, const acc_t* q, int64_t* h, int64_t n, int64_t i) {
   for (;;) {
     int64_t m = i, l = 2 * i + 1, r = l + 1;
     if (l < n && farther<DIM>(s, q, h[l], h[m])) m = l;
@@ -163,7 +166,7 @@ __device__ void heap_sift(const Scan<acc_t>& s, const acc_t* q, int64_t* h, int6
 }
 
 template <int DIM, typename acc_t>
-__global__ void fill_per_query(Scan<acc_t> s, const int32_t* __restrict__ found,
+static __global__ void fill_per_query(Scan<acc_t> s, const int32_t* __restrict__ found,
                                const int64_t* __restrict__ offset, int64_t* __restrict__ centre,
                                int64_t* __restrict__ neighbour) {
   const int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
@@ -208,14 +211,14 @@ __global__ void fill_per_query(Scan<acc_t> s, const int32_t* __restrict__ found,
 constexpr unsigned kFullMask = 0xffffffffu;
 
 // Squared distances as unsigned bits: same order for non-negative values.
-__device__ uint32_t order_bits(float v) { return __float_as_uint(v); }
-__device__ unsigned long long order_bits(double v) {
+static __device__ uint32_t order_bits(float v) { return __float_as_uint(v); }
+static __device__ unsigned long long order_bits(double v) {
   return static_cast<unsigned long long>(__double_as_longlong(v));
 }
 
 // Warp-wide ascending bitonic sort of n (a power of 2) values in shared memory.
 template <typename T>
-__device__ void warp_bitonic_sort(T* a, int32_t n, int lane) {
+static __device__ void warp_bitonic_sort(T* a, int32_t n, int lane) {
   for (int32_t k = 2; k <= n; k <<= 1) {
     for (int32_t j = k >> 1; j > 0; j >>= 1) {
       for (int32_t i = lane; i < n; i += 32) {
@@ -239,7 +242,7 @@ __device__ void warp_bitonic_sort(T* a, int32_t n, int lane) {
 // (so hits come out in index order), and tests them against each query of
 // the cell, 32 per step.
 template <int DIM, typename acc_t, bool kFill>
-__global__ void __launch_bounds__(kCellWarps * 32)
+static __global__ void __launch_bounds__(kCellWarps * 32)
 cell_warps(Scan<acc_t> s, int32_t* __restrict__ found, int64_t* __restrict__ keep,
            const int64_t* __restrict__ offset, int64_t* __restrict__ centre,
            int64_t* __restrict__ neighbour) {
@@ -438,7 +441,8 @@ cell_warps(Scan<acc_t> s, int32_t* __restrict__ found, int64_t* __restrict__ kee
   }
 }
 
-}  // namespace
+}  // namespace search_impl
+using namespace search_impl;
 
 template <int DIM, typename acc_t>
 cudaError_t launch_count(const Scan<acc_t>& s, int32_t* found, int64_t* keep, cudaStream_t stream) {

@@ -299,7 +299,7 @@ def test_verify_fails_a_broken_wheel_naming_the_check(tmp_path, breakage, check)
         shutil.copy(WHEEL, broken)
     res = factory("verify", "--wheel", str(broken))
     assert res.returncode != 0, out(res)
-    assert re.search(rf"\sFAIL\b", res.stdout), out(res)
+    assert re.search(r"\sFAIL\b", res.stdout), out(res)
     failed = re.findall(r"FAILED (\S+):", res.stdout)
     assert check in [f.rstrip(":") for f in failed], out(res)
 

@@ -37,7 +37,7 @@ sanitize() { compute-sanitizer --tool "$1" --error-exitcode 99 --print-limit 20 
 for s in $steps; do
   case $s in
     info) step info $py -m cuneb info ;;
-    tests) step tests env HYPOTHESIS_PROFILE=gpu $py -m pytest "$repo/tests" -q -p no:cacheprovider -m "not slow" ;;
+    tests) step tests env HYPOTHESIS_PROFILE=gpu $py -m pytest "$repo/tests" -q -rs -p no:cacheprovider -m "not slow" ;;
     fuzz) step fuzz $py "$repo/bench/fuzz_cuda.py" --cases 2500 --out "$out/fuzz.json" ;;
     sanitizer)
       for tool in memcheck racecheck initcheck; do

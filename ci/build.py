@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,8 +222,13 @@ def build(proj: Project, backend: str, cpu: bool, cuda: str | None, toolkit: str
         engine = container_engine()
         if engine and "CIBW_CONTAINER_ENGINE" not in os.environ:
             env["CIBW_CONTAINER_ENGINE"] = engine
-        run([sys.executable, "-m", "cibuildwheel", "--platform", "linux", "--output-dir",
-             str(proj.dist_dir)], env=env, cwd=proj.root)
+        # cibuildwheel copies its whole working directory into the container:
+        # give it the tree alone, not .venv (GBs) and build/.
+        from .container import scratch_tree
+        with tempfile.TemporaryDirectory(prefix=f"{proj.import_name}-cibw-") as tmp:
+            tree = scratch_tree(proj, Path(tmp) / "tree")
+            run([sys.executable, "-m", "cibuildwheel", "--platform", "linux", "--output-dir",
+                 str(proj.dist_dir)], env=env, cwd=tree)
         return sorted(proj.dist_dir.glob("*.whl"))
     kinds = (["cuda"] if cuda is not None else []) + (["cpu"] if cpu else []) or ["auto"]
     wheels = []

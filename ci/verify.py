@@ -37,7 +37,7 @@ def python_tag(proj: Project) -> str:
 
 
 def check_tags(proj: Project, w: WheelInfo) -> Check:
-    want = re.compile(rf"{python_tag(proj)}-abi3-manylinux_\d+_\d+_x86_64")
+    want = re.compile(rf"{python_tag(proj)}-abi3-manylinux_\d+_\d+_(x86_64|aarch64)")
     bad = [t for t in w.tags if not want.fullmatch(t)]
     if bad or not w.tags:
         return Check("tag", False, f"{', '.join(bad) or 'no tags'} is not {python_tag(proj)}-abi3-manylinux_*")

@@ -148,6 +148,7 @@ class Project:
     requires_python: str
     dependencies: tuple[str, ...]
     test_requires: tuple[str, ...]
+    also_test_torch: tuple[str, ...]  # extra torch versions `test` tries offline
 
     @property
     def env_prefix(self) -> str:
@@ -204,6 +205,7 @@ def load(root: Path | None = None) -> Project:
         requires_python=project.get("requires-python", ""),
         dependencies=tuple(project.get("dependencies", ())),
         test_requires=tuple(project.get("optional-dependencies", {}).get("test", ())),
+        also_test_torch=tuple(str(v) for v in ext.get("also-test-torch", ())),
     )
 
 

@@ -43,10 +43,12 @@ class Outcome:
 
 
 def default_torch(proj: Project) -> str:
-    """The torch pinned in ci/requirements.txt (what the wheel is built against)."""
+    """The torch pinned in ci/requirements.txt (what the wheel is built
+    against), then pyproject's [tool.ext] also-test-torch versions (tested
+    only where they install from local disk, unless --allow-download)."""
     req = Path(__file__).with_name("requirements.txt").read_text()
     match = re.search(r"^torch==(\S+)", req, re.M)
-    return match[1] if match else proj.torch_target
+    return ",".join([match[1] if match else proj.torch_target, *proj.also_test_torch])
 
 
 def probe(path: str) -> str | None:
@@ -171,7 +173,8 @@ def test(proj: Project, explicit: list[Path] | None, torches: str | None, python
             where = torch_location(py, version)
             if where is None:
                 outcomes.append(Outcome("*", py.tag, version, "SKIP", f"pip finds no torch=={version} for {py.tag}"))
-            elif not where.startswith("file:") and pythons == "all" and not allow_download:
+            elif (not where.startswith("file:") and (pythons == "all" or version != versions[0])
+                  and not allow_download):
                 outcomes.append(Outcome("*", py.tag, version, "SKIP",
                                         f"torch {version} for {py.tag} is not on local disk (pip would download "
                                         "it and its CUDA libraries, GBs); --allow-download to test anyway"))

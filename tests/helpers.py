@@ -9,6 +9,23 @@ import textwrap
 from pathlib import Path
 
 
+# Set by `./ci/factory test`: the repository (for tests that build or run the
+# factory) and the factory's interpreter (else <repo>/.venv).
+REPO = Path(os.environ["CUNEB_REPO"]) if os.environ.get("CUNEB_REPO") else None
+FACTORY_PYTHON = (Path(os.environ["CUNEB_FACTORY_PYTHON"]) if os.environ.get("CUNEB_FACTORY_PYTHON")
+                  else REPO / ".venv" / "bin" / "python" if REPO else None)
+
+
+def skip_module_without_factory(also_needs: str = "") -> None:
+    """Skip the calling test module unless run by `./ci/factory test`."""
+    import pytest
+
+    if REPO is None or not FACTORY_PYTHON.exists() or (also_needs and not os.environ.get(also_needs)):
+        needs = f"CUNEB_REPO{' / ' + also_needs if also_needs else ''}"
+        pytest.skip(f"{needs} not set, or no factory interpreter: these tests are run by "
+                    "`./ci/factory test`", allow_module_level=True)
+
+
 def run_python(code: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run `code` in a fresh interpreter (the one running the tests).
 

@@ -40,19 +40,13 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from helpers import FACTORY_PYTHON, REPO, skip_module_without_factory
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
 
-REPO = Path(os.environ["CUNEB_REPO"]) if os.environ.get("CUNEB_REPO") else None
-FACTORY_PYTHON = (Path(os.environ["CUNEB_FACTORY_PYTHON"]) if os.environ.get("CUNEB_FACTORY_PYTHON")
-                  else REPO / ".venv" / "bin" / "python" if REPO else None)
-
-if REPO is None or not FACTORY_PYTHON.exists():
-    pytest.skip("CUNEB_REPO not set, or no factory interpreter: these tests are run by `./ci/factory test`",
-                allow_module_level=True)
+skip_module_without_factory()
 if os.environ.get("CUNEB_CONTAINER_TESTS", "1") == "0":
     pytest.skip("CUNEB_CONTAINER_TESTS=0: the podman + cibuildwheel run (~4.7 min from nothing, "
                 "~3.4 min with cached images) is switched off", allow_module_level=True)

@@ -22,18 +22,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import FACTORY_PYTHON, REPO, skip_module_without_factory
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(os.environ["CUNEB_REPO"]) if os.environ.get("CUNEB_REPO") else None
-WHEEL = Path(os.environ["CUNEB_WHEEL"]) if os.environ.get("CUNEB_WHEEL") else None
-# The factory's interpreter: the one `./ci/factory test` ran under, else <repo>/.venv.
-FACTORY_PYTHON = (Path(os.environ["CUNEB_FACTORY_PYTHON"]) if os.environ.get("CUNEB_FACTORY_PYTHON")
-                  else REPO / ".venv" / "bin" / "python" if REPO else None)
-
-if REPO is None or WHEEL is None or not FACTORY_PYTHON.exists():
-    pytest.skip("CUNEB_REPO / CUNEB_WHEEL not set, or no factory interpreter: these tests are run by "
-                "`./ci/factory test`", allow_module_level=True)
+skip_module_without_factory(also_needs="CUNEB_WHEEL")
+WHEEL = Path(os.environ["CUNEB_WHEEL"])
 
 # pip without the machine's pip.conf and PIP_* variables (extra indexes,
 # find-links): a closed index really is closed.

@@ -19,19 +19,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import FACTORY_PYTHON, REPO, skip_module_without_factory
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-REPO = Path(os.environ["CUNEB_REPO"]) if os.environ.get("CUNEB_REPO") else None
-FACTORY_PYTHON = (Path(os.environ["CUNEB_FACTORY_PYTHON"]) if os.environ.get("CUNEB_FACTORY_PYTHON")
-                  else REPO / ".venv" / "bin" / "python" if REPO else None)
-
-if REPO is None or not FACTORY_PYTHON.exists():
-    pytest.skip("CUNEB_REPO not set, or no factory interpreter: these tests are run by `./ci/factory test`",
-                allow_module_level=True)
+skip_module_without_factory()
 
 TOOLS = REPO / "build" / "test-tools"
 PYYAML = "pyyaml==6.0.3"

@@ -49,6 +49,22 @@ def gpu_table(doc: dict, rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def agreement(rows: list[dict]) -> str:
+    """How the peers' edge sets compare with cuneb's (same inputs)."""
+    parts = []
+    for impl in IMPLS[1:]:
+        cmp = [(r["n"], r["vs_cuneb"]) for r in rows if r["impl"] == impl and "vs_cuneb" in r]
+        if not cmp:
+            continue
+        differ = sum(c["only_first"] + c["only_second"] for _, c in cmp)
+        band = max(c["max_rel_distance_from_r"] for _, c in cmp)
+        sizes = ", ".join(f"{n:.0e}" for n, _ in cmp)
+        parts.append(f"{impl} ({sizes}): " + ("identical edge sets" if differ == 0 else
+                     f"{differ} pairs differ, all within {band:.1e}·r of the radius (rounding band)"))
+    return ("Edge sets against cuneb's on the same inputs — " + "; ".join(parts) + ". cuneb keeps a "
+            "pair when its float32 squared distance, summed in dimension order without FMA, is < r².")
+
+
 def cpu_table() -> str:
     path = RESULTS / "cpu_bench.json"
     if not path.exists():
@@ -88,7 +104,7 @@ def plot(rows: list[dict]) -> Path:
 
 def main() -> None:
     doc, rows = gpu_rows()
-    section = "\n\n".join(filter(None, [gpu_table(doc, rows), cpu_table()]))
+    section = "\n\n".join(filter(None, [gpu_table(doc, rows), agreement(rows), cpu_table()]))
     text = README.read_text()
     block = f"{BEGIN}\n{section}\n\n![GPU time vs N](bench/results/gpu_time_vs_n.png)\n{END}"
     text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)

@@ -1,6 +1,7 @@
 #pragma once
 // The search passes of the CUDA kernel (count, fill), one translation unit per
-// point dimension (search_d*.cu) so a change rebuilds a fraction of the code.
+// point dimension and distance type (search_d*_f*.cu) so a change rebuilds
+// a fraction of the code.
 // Torch-free: the caller (radius_kernel.cu) owns allocation and syncs.
 #include <cuda_runtime.h>
 

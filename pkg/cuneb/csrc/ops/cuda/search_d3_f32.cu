@@ -1,0 +1,7 @@
+// Search passes for 3-D points, float distances (one instantiation a file keeps
+// each rebuild short).
+#include "search.cuh"
+
+namespace cuneb {
+CUNEB_INSTANTIATE_SEARCH(3, float)
+}  // namespace cuneb

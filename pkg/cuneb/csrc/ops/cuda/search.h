@@ -2,7 +2,7 @@
 // The search passes of the CUDA kernel (count, fill), one translation unit per
 // point dimension and distance type (search_d*_f*.cu) so a change rebuilds
 // a fraction of the code.
-// Torch-free: the caller (radius_kernel.cu) owns allocation and syncs.
+// Torch-free: the caller (radius_kernel.cpp) owns allocation and syncs.
 #include <cuda_runtime.h>
 
 #include <cstdint>

@@ -33,6 +33,29 @@ struct GridSpec {
   CUNEB_HD int64_t key(int64_t batch, const int64_t c[kMaxGridDims]) const {
     return ((batch * size[2] + c[2]) * size[1] + c[1]) * size[0] + c[0];
   }
+
+  // The box of cells within one of cell c along each dim, clamped to the grid.
+  CUNEB_HD void around(const int64_t c[kMaxGridDims], int64_t lo[kMaxGridDims],
+                       int64_t hi[kMaxGridDims]) const {
+    for (int d = 0; d < kMaxGridDims; ++d) {
+      lo[d] = c[d] > 0 ? c[d] - 1 : 0;
+      hi[d] = c[d] + 1 < size[d] ? c[d] + 1 : size[d] - 1;
+    }
+  }
+  // Cells along dim 0 have consecutive keys, so the box is rows(): one run of
+  // keys [first, last] per (c1, c2), row r at c1 = lo1 + r % n1, c2 = lo2 + r / n1.
+  CUNEB_HD static int rows(const int64_t lo[kMaxGridDims], const int64_t hi[kMaxGridDims]) {
+    return int((hi[1] - lo[1] + 1) * (hi[2] - lo[2] + 1));
+  }
+  CUNEB_HD void row_keys(int64_t batch, const int64_t lo[kMaxGridDims],
+                         const int64_t hi[kMaxGridDims], int row, int64_t& first,
+                         int64_t& last) const {
+    const int64_t n1 = hi[1] - lo[1] + 1;
+    const int64_t k0[kMaxGridDims] = {lo[0], lo[1] + row % n1, lo[2] + row / n1};
+    const int64_t k1[kMaxGridDims] = {hi[0], k0[1], k0[2]};
+    first = key(batch, k0);
+    last = key(batch, k1);
+  }
 };
 
 // float32 distances for half, bfloat16 and float32 inputs; float64 for float64.

@@ -140,22 +140,16 @@ struct Searcher {
     }
     const int64_t b = batch_of(batch_y, qi);
     int64_t lo[kMaxGridDims], hi[kMaxGridDims];
-    for (int d = 0; d < kMaxGridDims; ++d) {
-      lo[d] = std::max<int64_t>(cc[d] - 1, 0);
-      hi[d] = std::min<int64_t>(cc[d] + 1, grid.size[d] - 1);
-    }
+    grid.around(cc, lo, hi);
     const acc_t* coords = xs.coords.data();
     const int32_t* index = xs.index.data();
-    for (int64_t c2 = lo[2]; c2 <= hi[2]; ++c2) {
-      for (int64_t c1 = lo[1]; c1 <= hi[1]; ++c1) {
-        // Cells along dim 0 are consecutive keys: one range per (c1, c2).
-        const int64_t k0[kMaxGridDims] = {lo[0], c1, c2};
-        const int64_t k1[kMaxGridDims] = {hi[0], c1, c2};
-        const int64_t end = xs.start[grid.key(b, k1) + 1];
-        for (int64_t j = xs.start[grid.key(b, k0)]; j < end; ++j) {
-          const acc_t d2 = dist2<DIM>(coords + j * stride, q, stride);
-          if (d2 < r2 && !(ignore_same_index && index[j] == qi)) f(index[j], d2);
-        }
+    for (int row = 0; row < GridSpec::rows(lo, hi); ++row) {
+      int64_t first, last;
+      grid.row_keys(b, lo, hi, row, first, last);
+      const int64_t end = xs.start[last + 1];
+      for (int64_t j = xs.start[first]; j < end; ++j) {
+        const acc_t d2 = dist2<DIM>(coords + j * stride, q, stride);
+        if (d2 < r2 && !(ignore_same_index && index[j] == qi)) f(index[j], d2);
       }
     }
   }

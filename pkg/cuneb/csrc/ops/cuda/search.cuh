@@ -12,7 +12,6 @@ constexpr int kSearchBlock = 256;
 
 static __device__ int64_t batch_id(const int64_t* batch, int64_t i) { return batch ? batch[i] : 0; }
 
-
 static __device__ float add_rn(float a, float b) { return __fadd_rn(a, b); }
 static __device__ double add_rn(double a, double b) { return __dadd_rn(a, b); }
 static __device__ float mul_rn(float a, float b) { return __fmul_rn(a, b); }
@@ -34,8 +33,8 @@ static __device__ acc_t dist2(const acc_t* a, const acc_t* q, int64_t dim) {
   return s;
 }
 
-// The slot ranges of the cells around cell c of batch b: cells along dim 0
-// have consecutive keys, so each (c1, c2) row of up to 3 cells is one range.
+// The slot ranges of the cells around cell c of batch b, one per row of the
+// box (GridSpec::row_keys).
 struct Ranges {
   int n;
   int32_t begin[9], end[9];
@@ -43,22 +42,15 @@ struct Ranges {
 
 template <typename acc_t>
 static __device__ Ranges neighbour_ranges(const Scan<acc_t>& s, int64_t b, const int64_t c[kMaxGridDims]) {
-  const GridSpec& g = s.g;
   int64_t lo[kMaxGridDims], hi[kMaxGridDims];
-  for (int d = 0; d < kMaxGridDims; ++d) {
-    lo[d] = c[d] > 0 ? c[d] - 1 : 0;
-    hi[d] = c[d] + 1 < g.size[d] ? c[d] + 1 : g.size[d] - 1;
-  }
+  s.g.around(c, lo, hi);
   Ranges r;
-  r.n = 0;
-  for (int64_t c2 = lo[2]; c2 <= hi[2]; ++c2) {
-    for (int64_t c1 = lo[1]; c1 <= hi[1]; ++c1) {
-      const int64_t k0[kMaxGridDims] = {lo[0], c1, c2};
-      const int64_t k1[kMaxGridDims] = {hi[0], c1, c2};
-      r.begin[r.n] = s.start[g.key(b, k0)];
-      r.end[r.n] = s.start[g.key(b, k1) + 1];
-      ++r.n;
-    }
+  r.n = GridSpec::rows(lo, hi);
+  for (int row = 0; row < r.n; ++row) {
+    int64_t first, last;
+    s.g.row_keys(b, lo, hi, row, first, last);
+    r.begin[row] = s.start[first];
+    r.end[row] = s.start[last + 1];
   }
   return r;
 }
@@ -109,15 +101,17 @@ static __global__ void count_per_query(Scan<acc_t> s, int32_t* __restrict__ foun
   keep[qi] = s.k >= 0 && n > s.k ? s.k : n;
 }
 
-static __device__ void sift_down(int64_t* a, int64_t n, int64_t i) {
+// Restores the max-heap order of h[0, n) below i; greater(a, b) orders it.
+template <typename Greater>
+static __device__ void sift_down(int64_t* h, int64_t n, int64_t i, Greater greater) {
   for (;;) {
     int64_t m = i, l = 2 * i + 1, r = l + 1;
-    if (l < n && a[l] > a[m]) m = l;
-    if (r < n && a[r] > a[m]) m = r;
+    if (l < n && greater(h[l], h[m])) m = l;
+    if (r < n && greater(h[r], h[m])) m = r;
     if (m == i) return;
-    const int64_t tmp = a[i];
-    a[i] = a[m];
-    a[m] = tmp;
+    const int64_t tmp = h[i];
+    h[i] = h[m];
+    h[m] = tmp;
     i = m;
   }
 }
@@ -134,12 +128,13 @@ static __device__ void sort_slice(int64_t* a, int64_t n) {
     }
     return;
   }
-  for (int64_t i = n / 2 - 1; i >= 0; --i) sift_down(a, n, i);
+  const auto greater = [](int64_t x, int64_t y) { return x > y; };
+  for (int64_t i = n / 2 - 1; i >= 0; --i) sift_down(a, n, i, greater);
   for (int64_t end = n - 1; end > 0; --end) {
     const int64_t tmp = a[0];
     a[0] = a[end];
     a[end] = tmp;
-    sift_down(a, end, 0);
+    sift_down(a, end, 0, greater);
   }
 }
 
@@ -148,21 +143,6 @@ static __device__ bool farther(const Scan<acc_t>& s, const acc_t* q, int64_t a, 
   const acc_t da = dist2<DIM>(s.xc + a * s.dim, q, s.dim);
   const acc_t db = dist2<DIM>(s.xc + b * s.dim, q, s.dim);
   return da > db || (da == db && s.xi[a] > s.xi[b]);
-}
-
-// Max-heap (by distance, then index) of slots: the k nearest seen so far.
-template <int DIM, typename acc_t>
-static __device__ void heap_sift(const Scan<acc_t>& s, const acc_t* q, int64_t* h, int64_t n, int64_t i) {
-  for (;;) {
-    int64_t m = i, l = 2 * i + 1, r = l + 1;
-    if (l < n && farther<DIM>(s, q, h[l], h[m])) m = l;
-    if (r < n && farther<DIM>(s, q, h[r], h[m])) m = r;
-    if (m == i) return;
-    const int64_t tmp = h[i];
-    h[i] = h[m];
-    h[m] = tmp;
-    i = m;
-  }
 }
 
 template <int DIM, typename acc_t>
@@ -183,6 +163,8 @@ static __global__ void fill_per_query(Scan<acc_t> s, const int32_t* __restrict__
     // More neighbours than kept: select the n nearest with a bounded heap of
     // cell-order slots, then map slots to original indices.
     const acc_t* q = s.yc + t * s.dim;
+    // Max-heap of slots by (distance, index): the n nearest seen so far.
+    const auto is_farther = [&](int64_t a, int64_t b) { return farther<DIM>(s, q, a, b); };
     int64_t size = 0;
     for_each_neighbour<DIM>(s, t, [&](int32_t j, acc_t d2) {
       if (size < n) {
@@ -198,7 +180,7 @@ static __global__ void fill_per_query(Scan<acc_t> s, const int32_t* __restrict__
         const acc_t dt = dist2<DIM>(s.xc + out[0] * s.dim, q, s.dim);
         if (d2 < dt || (d2 == dt && s.xi[j] < s.xi[out[0]])) {
           out[0] = j;
-          heap_sift<DIM>(s, q, out, n, 0);
+          sift_down(out, n, 0, is_farther);
         }
       }
     });
@@ -254,21 +236,19 @@ cell_warps(Scan<acc_t> s, int32_t* __restrict__ found, int64_t* __restrict__ kee
   if (q_begin == q_end) return;
 
   // Lane i (< 9) reads the slot range of the i-th row of neighbouring cells.
-  const GridSpec& g = s.g;
   int64_t c[kMaxGridDims], lo[kMaxGridDims], hi[kMaxGridDims], rest = cell;
   for (int d = 0; d < kMaxGridDims; ++d) {
-    c[d] = rest % g.size[d];
-    rest /= g.size[d];
-    lo[d] = c[d] > 0 ? c[d] - 1 : 0;
-    hi[d] = c[d] + 1 < g.size[d] ? c[d] + 1 : g.size[d] - 1;
+    c[d] = rest % s.g.size[d];
+    rest /= s.g.size[d];
   }
-  const int rows1 = int(hi[1] - lo[1] + 1), rows = rows1 * int(hi[2] - lo[2] + 1);
+  s.g.around(c, lo, hi);
+  const int rows = GridSpec::rows(lo, hi);
   int32_t begin = 0, len = 0;
   if (lane < rows) {
-    const int64_t k0[kMaxGridDims] = {lo[0], lo[1] + lane % rows1, lo[2] + lane / rows1};
-    const int64_t k1[kMaxGridDims] = {hi[0], k0[1], k0[2]};
-    begin = s.start[g.key(rest, k0)];
-    len = s.start[g.key(rest, k1) + 1] - begin;
+    int64_t first_key, last_key;
+    s.g.row_keys(rest, lo, hi, lane, first_key, last_key);
+    begin = s.start[first_key];
+    len = s.start[last_key + 1] - begin;
   }
   int32_t first = len;  // inclusive scan, then exclusive: candidate number of row's first slot
   for (int o = 1; o < 32; o <<= 1) {

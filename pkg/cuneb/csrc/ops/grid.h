@@ -15,6 +15,9 @@ namespace cuneb {
 // Up to three coordinates index the grid; further ones only enter distances.
 constexpr int kMaxGridDims = 3;
 
+// Point i's batch id; no batch vector means one example (id 0).
+CUNEB_HD inline int64_t batch_of(const int64_t* batch, int64_t i) { return batch ? batch[i] : 0; }
+
 // A uniform grid over (batch, cell): points of batch b in cell (c0,c1,c2)
 // have key ((b * size[2] + c2) * size[1] + c1) * size[0] + c0.
 struct GridSpec {

@@ -25,8 +25,6 @@ struct CellList {
   std::vector<int64_t> start;    // [num_cells + 1]: points of cell k are start[k]..start[k+1]
 };
 
-int64_t batch_of(const int64_t* batch, int64_t i) { return batch ? batch[i] : 0; }
-
 // Exact for every supported dtype (half and bfloat16 widen through float).
 template <typename T> double as_double(T v) { return double(static_cast<float>(v)); }
 double as_double(double v) { return v; }

@@ -19,8 +19,6 @@ int64_t blocks_for(int64_t n) { return (n + kBlock - 1) / kBlock; }
 // Grid-stride kernels that reduce: a bounded grid keeps the atomics few.
 int reduce_blocks(int64_t n) { return int(std::min<int64_t>(std::max<int64_t>(blocks_for(n), 1), 1024)); }
 
-static __device__ int64_t batch_of(const int64_t* batch, int64_t i) { return batch ? batch[i] : 0; }
-
 // Doubles mapped to unsigned keys whose order matches, for atomicMin/Max.
 static __device__ u64 order_key(double v) {
   const u64 b = static_cast<u64>(__double_as_longlong(v));

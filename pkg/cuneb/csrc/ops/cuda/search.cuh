@@ -10,8 +10,6 @@ namespace search_impl {
 
 constexpr int kSearchBlock = 256;
 
-static __device__ int64_t batch_id(const int64_t* batch, int64_t i) { return batch ? batch[i] : 0; }
-
 static __device__ float add_rn(float a, float b) { return __fadd_rn(a, b); }
 static __device__ double add_rn(double a, double b) { return __dadd_rn(a, b); }
 static __device__ float mul_rn(float a, float b) { return __fmul_rn(a, b); }
@@ -61,7 +59,7 @@ static __device__ int64_t query_cell(const Scan<acc_t>& s, int64_t t, int64_t c[
   for (int d = 0; d < kMaxGridDims; ++d) {
     c[d] = d < s.g.gdim ? s.g.coord(double(s.yc[t * s.dim + d]), d) : 0;
   }
-  return batch_id(s.batch_y, s.yi[t]);
+  return batch_of(s.batch_y, s.yi[t]);
 }
 
 // Calls f(slot j in cell order, squared distance) for every x within r of the

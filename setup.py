@@ -219,7 +219,10 @@ VERSION = f"{EXT['version']}+{LOCAL_LABEL}"
 
 setup(
     version=VERSION,
+    # The sources live in pkg/ whatever the import name is: renaming the
+    # project never moves a file.
     packages=[IMPORT_NAME],
+    package_dir={IMPORT_NAME: "pkg"},
     package_data={IMPORT_NAME: ["share/cmake/*/*.cmake"]},
     # A dummy extension makes setuptools run CMakeBuild and tag the wheel for
     # a platform; the libraries have no Python C-API, hence abi3 for cp310+.

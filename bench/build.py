@@ -78,7 +78,7 @@ def main() -> None:
     wheel = next(outdir.glob("*.whl"))
     # Rebuild after touching each CUDA source in turn (ninja recompiles one TU).
     incremental = []
-    for source in sorted((ROOT / "pkg").glob("*/csrc/ops/cuda/*.cu")):
+    for source in sorted((ROOT / "pkg").glob("csrc/ops/cuda/*.cu")):
         source.touch()
         incremental.append({"file": str(source.relative_to(ROOT)), **measured(cmd, env)})
     nvcc = shutil.which("nvcc") or "/usr/local/cuda/bin/nvcc"

@@ -2,7 +2,7 @@
 // cuda/radius_kernel.cu; fake (meta) kernels: the Python package's _fake.py.
 #include "library.h"
 
-CUNEB_LIBRARY(m) {
+EXT_LIBRARY_FRAGMENT(m) {
   // Edges (y index, x index) for every x within distance r of each y, in the
   // same batch segment; at most max_num_neighbors per y (the nearest, ties by
   // index), sorted by y index then x index.

@@ -2,6 +2,6 @@
 // each rebuild short).
 #include "search.cuh"
 
-namespace cuneb {
-CUNEB_INSTANTIATE_SEARCH(1, double)
-}  // namespace cuneb
+namespace ops {
+INSTANTIATE_RADIUS_SEARCH(1, double)
+}  // namespace ops

@@ -8,7 +8,7 @@
 
 #include "../grid.h"
 
-namespace cuneb {
+namespace ops {
 
 // Bounding-box corners are stored as order-preserving unsigned keys so that
 // atomicMin/atomicMax work on doubles; decode with from_order_key().
@@ -42,4 +42,4 @@ cudaError_t launch_scatter(const in_t* p, int64_t n, int64_t dim, const int32_t*
                            const int32_t* rank, const int32_t* start, acc_t* coords,
                            int32_t* index, cudaStream_t stream);
 
-}  // namespace cuneb
+}  // namespace ops

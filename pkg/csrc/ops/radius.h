@@ -8,10 +8,10 @@
 #include <optional>
 #include <string>
 
-#include "check.h"
+#include "common/args.h"
 #include "grid.h"
 
-namespace cuneb {
+namespace ops {
 using torch::stable::Tensor;
 
 // A validated call: x and y are 2-D, contiguous, of one floating dtype and on
@@ -19,7 +19,7 @@ using torch::stable::Tensor;
 // length on that device. Everything the data alone can tell (finite
 // coordinates, sorted batches) is checked later by check_stats().
 struct RadiusCall {
-  const char* op;            // e.g. "cuneb.radius", used in messages
+  const char* op;            // e.g. "<namespace>.radius", used in messages
   const char* bx_name;       // the batch arguments' names, for messages
   const char* by_name;
   Tensor x, y;               // [Nx, D], [Ny, D]
@@ -86,4 +86,4 @@ Tensor empty_edges(const RadiusCall& call);
 // ways to shrink it instead of the allocator's generic message.
 Tensor new_edges(const RadiusCall& call, int64_t edges);
 
-}  // namespace cuneb
+}  // namespace ops

@@ -7,7 +7,7 @@
 
 #include "prepare.h"
 
-namespace cuneb {
+namespace ops {
 // A named namespace with static functions rather than an anonymous one:
 // nvcc names anonymous namespaces with a per-process hash, which would make
 // every CUDA build differ (reproducible wheels need identical bytes).
@@ -138,7 +138,7 @@ cudaError_t launch_scatter(const in_t* p, int64_t n, int64_t dim, const int32_t*
   return cudaGetLastError();
 }
 
-#define CUNEB_INSTANTIATE_PREPARE(IN, ACC)                                                      \
+#define INSTANTIATE_PREPARE(IN, ACC)                                                      \
   template cudaError_t launch_scan_points<IN>(const IN*, int64_t, int64_t, int, DeviceStats*,   \
                                               int32_t*, cudaStream_t);                          \
   template cudaError_t launch_cell_keys<IN>(const IN*, const int64_t*, int64_t, int64_t,        \
@@ -147,9 +147,9 @@ cudaError_t launch_scatter(const in_t* p, int64_t n, int64_t dim, const int32_t*
   template cudaError_t launch_scatter<IN, ACC>(const IN*, int64_t, int64_t, const int32_t*,     \
                                                const int32_t*, const int32_t*, ACC*, int32_t*,   \
                                                cudaStream_t);
-CUNEB_INSTANTIATE_PREPARE(c10::Half, float)
-CUNEB_INSTANTIATE_PREPARE(c10::BFloat16, float)
-CUNEB_INSTANTIATE_PREPARE(float, float)
-CUNEB_INSTANTIATE_PREPARE(double, double)
+INSTANTIATE_PREPARE(c10::Half, float)
+INSTANTIATE_PREPARE(c10::BFloat16, float)
+INSTANTIATE_PREPARE(float, float)
+INSTANTIATE_PREPARE(double, double)
 
-}  // namespace cuneb
+}  // namespace ops

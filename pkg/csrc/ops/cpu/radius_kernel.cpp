@@ -13,7 +13,7 @@
 #include "../library.h"
 #include "../radius.h"
 
-namespace cuneb {
+namespace ops {
 namespace {
 using torch::headeronly::ScalarType;
 
@@ -235,7 +235,7 @@ Tensor radius_typed(const RadiusCall& call) {
 }
 
 Tensor run(const RadiusCall& call) {
-  CUNEB_CHECK(call.x.is_cpu(), call.op, ": internal error: CPU kernel got a non-CPU tensor");
+  EXT_CHECK(call.x.is_cpu(), call.op, ": internal error: CPU kernel got a non-CPU tensor");
   switch (call.x.scalar_type()) {
     case ScalarType::Half: return radius_typed<c10::Half>(call);
     case ScalarType::BFloat16: return radius_typed<c10::BFloat16>(call);
@@ -245,9 +245,9 @@ Tensor run(const RadiusCall& call) {
 }
 
 }  // namespace
-}  // namespace cuneb
+}  // namespace ops
 
-CUNEB_LIBRARY_IMPL(CPU, m) {
-  m.impl("radius", TORCH_BOX(&cuneb::radius_op<cuneb::run>));
-  m.impl("radius_graph", TORCH_BOX(&cuneb::radius_graph_op<cuneb::run>));
+EXT_LIBRARY_IMPL(CPU, m) {
+  m.impl("radius", TORCH_BOX(&ops::radius_op<ops::run>));
+  m.impl("radius_graph", TORCH_BOX(&ops::radius_graph_op<ops::run>));
 }

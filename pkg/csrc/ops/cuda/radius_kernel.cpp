@@ -23,11 +23,11 @@
 #include "prepare.h"
 #include "search.h"
 
-#ifndef CUNEB_CUDA_ARCHS
-#define CUNEB_CUDA_ARCHS "unknown"
+#ifndef EXT_CUDA_ARCHS
+#define EXT_CUDA_ARCHS "unknown"
 #endif
 
-namespace cuneb {
+namespace ops {
 namespace {
 using torch::headeronly::ScalarType;
 
@@ -39,18 +39,18 @@ void check_cuda(cudaError_t err, const char* what) {
     cudaDeviceProp prop{};
     cudaGetDevice(&dev);
     cudaGetDeviceProperties(&prop, dev);
-    fail(CUNEB_NS_STR ": this GPU (", prop.name, ", sm_", prop.major, prop.minor,
-         ") is not covered by the CUDA architectures this build contains (" CUNEB_CUDA_ARCHS
+    fail(EXT_NS_STR ": this GPU (", prop.name, ", sm_", prop.major, prop.minor,
+         ") is not covered by the CUDA architectures this build contains (" EXT_CUDA_ARCHS
          ") and no PTX can be compiled for it; rebuild with sm_", prop.major, prop.minor,
          " in the arch list (see the README's build knobs)");
   }
-  fail(CUNEB_NS_STR ": CUDA error in ", what, ": ", cudaGetErrorString(err));
+  fail(EXT_NS_STR ": CUDA error in ", what, ": ", cudaGetErrorString(err));
 }
 #define CUDA_CHECK(expr) check_cuda((expr), #expr)
 
 // Errors from torch's C shim (the stable ABI's calls into libtorch).
 void check_shim(AOTITorchError err, const char* what) {
-  if (err != AOTI_TORCH_SUCCESS) fail(CUNEB_NS_STR ": torch call failed: ", what);
+  if (err != AOTI_TORCH_SUCCESS) fail(EXT_NS_STR ": torch call failed: ", what);
 }
 #define SHIM_CHECK(expr) check_shim((expr), #expr)
 
@@ -178,7 +178,7 @@ Tensor radius_typed(const RadiusCall& c, cudaStream_t stream) {
   const int64_t num_batches = check_stats(c, stats);  // empty inputs are checked too
   if (c.nx() == 0 || c.ny() == 0) return empty_edges(c);
   const GridSpec g = make_grid(c, stats, num_batches);
-  CUNEB_CHECK(g.num_cells < std::numeric_limits<int32_t>::max(), c.op, ": the grid needs ",
+  EXT_CHECK(g.num_cells < std::numeric_limits<int32_t>::max(), c.op, ": the grid needs ",
               g.num_cells, " cells, more than this kernel indexes; split the batch");
   CellList xs = bucket<in_t, acc_t>(c.x, c.batch_x, g, stream);
   CellList ys = bucket<in_t, acc_t>(c.y, c.batch_y, g, stream);
@@ -198,7 +198,7 @@ Tensor radius_typed(const RadiusCall& c, cudaStream_t stream) {
 }
 
 Tensor run(const RadiusCall& c) {
-  CUNEB_CHECK(c.x.is_cuda(), c.op, ": internal error: CUDA kernel got a non-CUDA tensor");
+  EXT_CHECK(c.x.is_cuda(), c.op, ": internal error: CUDA kernel got a non-CUDA tensor");
   const auto device = c.x.get_device_index();
   torch::stable::accelerator::DeviceGuard guard(device);
   void* stream = nullptr;
@@ -213,9 +213,9 @@ Tensor run(const RadiusCall& c) {
 }
 
 }  // namespace
-}  // namespace cuneb
+}  // namespace ops
 
-CUNEB_LIBRARY_IMPL(CUDA, m) {
-  m.impl("radius", TORCH_BOX(&cuneb::radius_op<cuneb::run>));
-  m.impl("radius_graph", TORCH_BOX(&cuneb::radius_graph_op<cuneb::run>));
+EXT_LIBRARY_IMPL(CUDA, m) {
+  m.impl("radius", TORCH_BOX(&ops::radius_op<ops::run>));
+  m.impl("radius_graph", TORCH_BOX(&ops::radius_graph_op<ops::run>));
 }

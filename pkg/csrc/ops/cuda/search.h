@@ -9,7 +9,7 @@
 
 #include "../grid.h"
 
-namespace cuneb {
+namespace ops {
 
 // One search over points already grouped by cell (x) and queries in cell
 // order (y). All pointers are device memory.
@@ -51,7 +51,7 @@ constexpr int kCellWarps = 4;
 // Shared memory one cell warp needs: its candidate list, plus (fill pass) the
 // candidates' squared-distance bits.
 template <typename acc_t>
-CUNEB_HD inline size_t cell_warp_bytes(int32_t cap, bool fill) {
+EXT_HD inline size_t cell_warp_bytes(int32_t cap, bool fill) {
   return size_t(cap) * (sizeof(unsigned long long) + (fill ? sizeof(acc_t) : 0));
 }
 
@@ -65,4 +65,4 @@ template <int DIM, typename acc_t>
 cudaError_t launch_fill(const Scan<acc_t>& s, const int32_t* found, const int64_t* offset,
                         int64_t* centre, int64_t* neighbour, cudaStream_t stream);
 
-}  // namespace cuneb
+}  // namespace ops

@@ -2,7 +2,7 @@
 // Device code of the search passes; included only by search_d*.cu.
 #include "search.h"
 
-namespace cuneb {
+namespace ops {
 // A named namespace with static functions rather than an anonymous one:
 // nvcc names anonymous namespaces with a per-process hash, which would make
 // every CUDA build differ (reproducible wheels need identical bytes).
@@ -445,9 +445,9 @@ cudaError_t launch_fill(const Scan<acc_t>& s, const int32_t* found, const int64_
   return cudaGetLastError();
 }
 
-}  // namespace cuneb
+}  // namespace ops
 
-#define CUNEB_INSTANTIATE_SEARCH(DIM, ACC)                                                     \
+#define INSTANTIATE_RADIUS_SEARCH(DIM, ACC)                                                     \
   template cudaError_t launch_count<DIM, ACC>(const Scan<ACC>&, int32_t*, int64_t*,   \
                                                       cudaStream_t);                          \
   template cudaError_t launch_fill<DIM, ACC>(const Scan<ACC>&, const int32_t*,        \

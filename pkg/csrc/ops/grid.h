@@ -5,18 +5,18 @@
 #include <cstdint>
 
 #if defined(__CUDACC__)
-#define CUNEB_HD __host__ __device__
+#define EXT_HD __host__ __device__
 #else
-#define CUNEB_HD
+#define EXT_HD
 #endif
 
-namespace cuneb {
+namespace ops {
 
 // Up to three coordinates index the grid; further ones only enter distances.
 constexpr int kMaxGridDims = 3;
 
 // Point i's batch id; no batch vector means one example (id 0).
-CUNEB_HD inline int64_t batch_of(const int64_t* batch, int64_t i) { return batch ? batch[i] : 0; }
+EXT_HD inline int64_t batch_of(const int64_t* batch, int64_t i) { return batch ? batch[i] : 0; }
 
 // A uniform grid over (batch, cell): points of batch b in cell (c0,c1,c2)
 // have key ((b * size[2] + c2) * size[1] + c1) * size[0] + c0.
@@ -28,17 +28,17 @@ struct GridSpec {
   int64_t cells_per_batch;
   int64_t num_cells;             // num_batches * cells_per_batch
 
-  CUNEB_HD int64_t coord(double v, int d) const {
+  EXT_HD int64_t coord(double v, int d) const {
     double c = floor((v - lo[d]) * inv_cell);
     if (!(c > 0.0)) return 0;  // also catches NaN, which checks reject earlier
     return c >= double(size[d] - 1) ? size[d] - 1 : int64_t(c);
   }
-  CUNEB_HD int64_t key(int64_t batch, const int64_t c[kMaxGridDims]) const {
+  EXT_HD int64_t key(int64_t batch, const int64_t c[kMaxGridDims]) const {
     return ((batch * size[2] + c[2]) * size[1] + c[1]) * size[0] + c[0];
   }
 
   // The box of cells within one of cell c along each dim, clamped to the grid.
-  CUNEB_HD void around(const int64_t c[kMaxGridDims], int64_t lo[kMaxGridDims],
+  EXT_HD void around(const int64_t c[kMaxGridDims], int64_t lo[kMaxGridDims],
                        int64_t hi[kMaxGridDims]) const {
     for (int d = 0; d < kMaxGridDims; ++d) {
       lo[d] = c[d] > 0 ? c[d] - 1 : 0;
@@ -47,10 +47,10 @@ struct GridSpec {
   }
   // Cells along dim 0 have consecutive keys, so the box is rows(): one run of
   // keys [first, last] per (c1, c2), row r at c1 = lo1 + r % n1, c2 = lo2 + r / n1.
-  CUNEB_HD static int rows(const int64_t lo[kMaxGridDims], const int64_t hi[kMaxGridDims]) {
+  EXT_HD static int rows(const int64_t lo[kMaxGridDims], const int64_t hi[kMaxGridDims]) {
     return int((hi[1] - lo[1] + 1) * (hi[2] - lo[2] + 1));
   }
-  CUNEB_HD void row_keys(int64_t batch, const int64_t lo[kMaxGridDims],
+  EXT_HD void row_keys(int64_t batch, const int64_t lo[kMaxGridDims],
                          const int64_t hi[kMaxGridDims], int row, int64_t& first,
                          int64_t& last) const {
     const int64_t n1 = hi[1] - lo[1] + 1;
@@ -67,4 +67,4 @@ struct GridSpec {
 template <typename T> struct acc_type { using type = float; };
 template <> struct acc_type<double> { using type = double; };
 
-}  // namespace cuneb
+}  // namespace ops

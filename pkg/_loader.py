@@ -28,6 +28,36 @@ def library_path(info: dict, backend: str):
     return resources.files(__package__).joinpath(f"lib{info['import_name']}_{backend}.so")
 
 
+def _load_failure(info: dict, detail: str) -> str:
+    """Why dlopen failed, from the loader's own text (always quoted after it)."""
+    name = info["name"]
+    symbol = re.search(r"undefined symbol: (\S+)", detail)
+    if symbol and re.search(r"torch|c10|aoti|at\d|ATen", symbol[1]):
+        return (f"it was built for torch>={info['torch_target']} but this torch "
+                f"({torch.__version__}) lacks a symbol it needs. Upgrade torch "
+                f"(pip install -U torch) or reinstall {name} for this torch")
+    if symbol:
+        return ("the library lacks a symbol of its own, a build bug (a source file left "
+                "out of the library?). Rebuild it; the build links with --no-undefined, "
+                "so a fresh build names the missing piece")
+    glibc = re.search(r"version `((?:GLIBC|GLIBCXX|CXXABI)_[\d.]+)' not found", detail)
+    if glibc:
+        return (f"this system's C/C++ runtime lacks {glibc[1]}, which the wheel was linked "
+                f"against. Install a wheel built for this platform (pip install "
+                f"--force-reinstall {name}) or build one here (pip install .)")
+    return (f"the dynamic loader refused it (a corrupt file, or one for another platform). "
+            f"Reinstall it: pip install --force-reinstall {name}")
+
+
+def registration_errors(path) -> str:
+    """What the library's op registrations raised ("" if nothing): the
+    registration macros (csrc/ops/library.h) keep it instead of aborting."""
+    lib = ctypes.CDLL(str(path))  # already loaded by torch: the same handle
+    read = lib.ext_registration_errors
+    read.restype = ctypes.c_char_p
+    return (read() or b"").decode(errors="replace").strip()
+
+
 def _load(info: dict, backend: str) -> None:
     path = library_path(info, backend)
     name = info["name"]
@@ -40,15 +70,12 @@ def _load(info: dict, backend: str) -> None:
         torch.ops.load_library(str(path))
     except OSError as e:
         detail = str(e)
-        if "undefined symbol" in detail or "version `" in detail:
-            cause = (
-                f"it was built for torch>={info['torch_target']} but this torch "
-                f"({torch.__version__}) lacks a symbol it needs. Upgrade torch "
-                f"(pip install -U torch) or reinstall {name} for this torch"
-            )
-        else:
-            cause = f"the file is unreadable or corrupt. Reinstall it: pip install --force-reinstall {name}"
-        raise ImportError(f"{name}: cannot load {path.name}: {cause}. (loader said: {detail})") from None
+        raise ImportError(f"{name}: cannot load {path.name}: {_load_failure(info, detail)}. "
+                          f"(loader said: {detail})") from None
+    errors = registration_errors(path)
+    if errors:
+        raise ImportError(f"{name}: {path.name} loaded but registering its ops failed; fix "
+                          f"the op's schema or registration and rebuild. torch said:\n{errors}")
 
 
 def cuda_driver_version() -> tuple[int, int] | None:

@@ -4,13 +4,11 @@ Names, version and defaults come from pyproject.toml; this file only finds the
 toolchain (torch, nvcc), runs CMake, and records what it built in
 <package>/_build_info.json. Knobs (environment):
 
-  <PKG>_CUDA_ARCHS     CMake arch list, e.g. "80;90" (last one also gets PTX)
+  EXT_CUDA_ARCHS       CMake arch list, e.g. "80;90" (last one also gets PTX)
   TORCH_CUDA_ARCH_LIST torch's format, e.g. "8.0 9.0+PTX" (used if the above is unset)
-  <PKG>_CPU_ONLY=1     skip CUDA even if nvcc exists (version label +cpu)
+  EXT_CPU_ONLY=1       skip CUDA even if nvcc exists (version label +cpu)
   CUDA_HOME            toolkit root to use first
   MAX_JOBS             parallel compile jobs (default: CPU count)
-
-<PKG> is the import name in upper case (CUNEB for cuneb).
 """
 
 from __future__ import annotations
@@ -40,7 +38,9 @@ NAME = PYPROJECT["project"]["name"]
 EXT = PYPROJECT["tool"]["ext"]
 IMPORT_NAME = EXT.get("import-name", NAME.replace("-", "_"))
 OPS_NAMESPACE = EXT.get("ops-namespace", IMPORT_NAME)
-ENV_PREFIX = IMPORT_NAME.upper()
+# Knob names do not depend on the package name: a renamed copy keeps them,
+# and so do the factory and [tool.cibuildwheel] environment-pass.
+ENV_PREFIX = "EXT"
 TORCH_TARGET = EXT["torch-target"]
 
 

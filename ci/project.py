@@ -152,8 +152,9 @@ class Project:
 
     @property
     def env_prefix(self) -> str:
-        """Prefix of setup.py's environment knobs (<PREFIX>_CPU_ONLY, ...)."""
-        return self.import_name.upper()
+        """Prefix of setup.py's environment knobs (EXT_CPU_ONLY, ...): fixed,
+        so a renamed project keeps its knobs and environment-pass list."""
+        return "EXT"
 
     @property
     def normalized(self) -> str:

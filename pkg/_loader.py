@@ -122,7 +122,7 @@ def check_archs(info: dict) -> list[str]:
             problems.append(
                 f"GPU {i} ({torch.cuda.get_device_name(i)}, sm_{cap[0]}{cap[1]}) is not covered "
                 f"by this build's archs {info['cuda_archs']} and no PTX can be JIT-compiled for "
-                f"it: rebuild with {info['import_name'].upper()}_CUDA_ARCHS='{cap[0]}{cap[1]}'"
+                f"it: rebuild with EXT_CUDA_ARCHS='{cap[0]}{cap[1]}'"
             )
     return problems
 

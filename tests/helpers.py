@@ -11,8 +11,8 @@ from pathlib import Path
 
 # Set by `./ci/factory test`: the repository (for tests that build or run the
 # factory) and the factory's interpreter (else <repo>/.venv).
-REPO = Path(os.environ["CUNEB_REPO"]) if os.environ.get("CUNEB_REPO") else None
-FACTORY_PYTHON = (Path(os.environ["CUNEB_FACTORY_PYTHON"]) if os.environ.get("CUNEB_FACTORY_PYTHON")
+REPO = Path(os.environ["EXT_REPO"]) if os.environ.get("EXT_REPO") else None
+FACTORY_PYTHON = (Path(os.environ["EXT_FACTORY_PYTHON"]) if os.environ.get("EXT_FACTORY_PYTHON")
                   else REPO / ".venv" / "bin" / "python" if REPO else None)
 
 
@@ -21,7 +21,7 @@ def skip_module_without_factory(also_needs: str = "") -> None:
     import pytest
 
     if REPO is None or not FACTORY_PYTHON.exists() or (also_needs and not os.environ.get(also_needs)):
-        needs = f"CUNEB_REPO{' / ' + also_needs if also_needs else ''}"
+        needs = f"EXT_REPO{' / ' + also_needs if also_needs else ''}"
         pytest.skip(f"{needs} not set, or no factory interpreter: these tests are run by "
                     "`./ci/factory test`", allow_module_level=True)
 

@@ -28,7 +28,7 @@ cached (a re-run) 205 s. cibuildwheel's share: before-build ~23 s (torch's own
 wheel from local disk), nvcc building all seven architectures ~68 s, repair
 ~1 s, test step ~95 s (torch with its CUDA dependencies into the test venv,
 then the suite, ~35 s). That fits CI, so it runs by default (it is `slow`, so
-`./ci/factory test` runs it in its full pass); CUNEB_CONTAINER_TESTS=0 skips it.
+`./ci/factory test` runs it in its full pass); EXT_CONTAINER_TESTS=0 skips it.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ from helpers import FACTORY_PYTHON, REPO, skip_module_without_factory
 pytestmark = [pytest.mark.slow, pytest.mark.container]
 
 skip_module_without_factory()
-if os.environ.get("CUNEB_CONTAINER_TESTS", "1") == "0":
-    pytest.skip("CUNEB_CONTAINER_TESTS=0: the podman + cibuildwheel run (~4.7 min from nothing, "
+if os.environ.get("EXT_CONTAINER_TESTS", "1") == "0":
+    pytest.skip("EXT_CONTAINER_TESTS=0: the podman + cibuildwheel run (~4.7 min from nothing, "
                 "~3.4 min with cached images) is switched off", allow_module_level=True)
 if not sys.platform.startswith("linux") or os.geteuid() != 0:
     pytest.skip("needs Linux and root (rootful podman; apt-get installs it)", allow_module_level=True)

@@ -16,9 +16,9 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(os.environ["CUNEB_REPO"]) if os.environ.get("CUNEB_REPO") else None
+REPO = Path(os.environ["EXT_REPO"]) if os.environ.get("EXT_REPO") else None
 if REPO is None or not (REPO / "examples" / "cpp" / "check.py").exists():
-    pytest.skip("CUNEB_REPO not set: the C++ example is built by `./ci/factory test`",
+    pytest.skip("EXT_REPO not set: the C++ example is built by `./ci/factory test`",
                 allow_module_level=True)
 
 

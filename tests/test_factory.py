@@ -1,7 +1,7 @@
 """The wheel factory (ci/) end to end, with real components: a real
 pypiserver on loopback, real pip, real builds. Run by `./ci/factory test`
-(which sets CUNEB_REPO and CUNEB_WHEEL) inside the test venv that has the
-wheel installed; the factory itself runs from <CUNEB_REPO>/.venv.
+(which sets EXT_REPO and EXT_WHEEL) inside the test venv that has the
+wheel installed; the factory itself runs from <EXT_REPO>/.venv.
 
 Every test here is slow (builds wheels or starts servers).
 """
@@ -26,8 +26,8 @@ from helpers import FACTORY_PYTHON, REPO, skip_module_without_factory
 
 pytestmark = pytest.mark.slow
 
-skip_module_without_factory(also_needs="CUNEB_WHEEL")
-WHEEL = Path(os.environ["CUNEB_WHEEL"])
+skip_module_without_factory(also_needs="EXT_WHEEL")
+WHEEL = Path(os.environ["EXT_WHEEL"])
 
 # pip without the machine's pip.conf and PIP_* variables (extra indexes,
 # find-links): a closed index really is closed.
@@ -330,7 +330,7 @@ def test_two_cpu_builds_of_one_commit_are_byte_identical(tmp_path):
         clone = tmp_path / name
         subprocess.run(["git", "clone", "-q", "--no-local", str(REPO), str(clone)], check=True)
         res = factory("-C", str(clone), "build", "--backend", "host", "--cpu",
-                      env=clean_env(SOURCE_DATE_EPOCH=epoch, CUNEB_CPU_ONLY="1"))
+                      env=clean_env(SOURCE_DATE_EPOCH=epoch, EXT_CPU_ONLY="1"))
         assert res.returncode == 0, out(res)
         built = list((clone / "dist").glob("*.whl"))
         assert len(built) == 1 and "+cpu-" in built[0].name, built

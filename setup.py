@@ -27,21 +27,16 @@ from pathlib import Path
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
 ROOT = Path(__file__).resolve().parent
-PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-NAME = PYPROJECT["project"]["name"]
-EXT = PYPROJECT["tool"]["ext"]
-IMPORT_NAME = EXT.get("import-name", NAME.replace("-", "_"))
-OPS_NAMESPACE = EXT.get("ops-namespace", IMPORT_NAME)
-# Knob names do not depend on the package name: a renamed copy keeps them,
-# and so do the factory and [tool.cibuildwheel] environment-pass.
-ENV_PREFIX = "EXT"
-TORCH_TARGET = EXT["torch-target"]
+sys.path.insert(0, str(ROOT))  # setuptools' PEP 517 backend does not add it
+import extconfig  # noqa: E402  (the one reader of pyproject.toml)
+
+CONFIG = extconfig.load(ROOT)
+NAME = CONFIG.name
+IMPORT_NAME = CONFIG.import_name
+OPS_NAMESPACE = CONFIG.ops_namespace
+ENV_PREFIX = extconfig.ENV_PREFIX
+TORCH_TARGET = CONFIG.torch_target
 
 
 def log(msg: str) -> None:
@@ -112,7 +107,7 @@ def cuda_archs() -> str:
         archs = [a.replace("+PTX", "").replace(".", "") for a in items]
         ptx = {a.replace("+PTX", "").replace(".", "") for a in items if a.endswith("+PTX")}
     else:
-        archs = EXT["cuda-archs"].split(";")
+        archs = CONFIG.cuda_archs.split(";")
         ptx = {archs[-1]}
     bad = [a for a in archs if not re.fullmatch(r"\d+[af]?", a) or int(re.sub(r"\D", "", a)) < 75]
     if bad:
@@ -215,7 +210,7 @@ class CMakeBuild(build_ext):
         (pkg_dir / "_build_info.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
-VERSION = f"{EXT['version']}+{LOCAL_LABEL}"
+VERSION = f"{CONFIG.version}+{LOCAL_LABEL}"
 
 setup(
     version=VERSION,

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import extconfig
+
 from .project import FactoryError, Project, human_size, log, run, source_date_epoch, step
 
 
@@ -41,15 +43,6 @@ def container_engine() -> str | None:
                 return engine
             log(f"{engine} is installed but `{engine} info` fails: not using containers")
     return None
-
-
-def project_tool_tables(proj: Project) -> dict:
-    """pyproject.toml's [tool] tables."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    return tomllib.loads((proj.root / "pyproject.toml").read_text()).get("tool", {})
 
 
 def probe_label(proj: Project, env: dict[str, str]) -> str:
@@ -170,10 +163,14 @@ def build_host(proj: Project, variant: Variant, archs: str | None, jobs: str | N
     return made[0]
 
 
-def cibuildwheel_image(proj: Project) -> str | None:
-    """The manylinux image [tool.cibuildwheel] asks for on x86_64 (env wins)."""
-    table = project_tool_tables(proj).get("cibuildwheel", {})
-    return os.environ.get("CIBW_MANYLINUX_X86_64_IMAGE") or table.get("manylinux-x86_64-image")
+def cibuildwheel_image(proj: Project) -> str:
+    """The CUDA build image for cibuildwheel (the caller's
+    CIBW_MANYLINUX_X86_64_IMAGE wins): named after the project, tagged with
+    docker/Dockerfile's CUDA_VERSION."""
+    from .container import arg_default
+
+    return (os.environ.get("CIBW_MANYLINUX_X86_64_IMAGE")
+            or f"{proj.image}:{arg_default(proj.root / 'docker' / 'Dockerfile', 'CUDA_VERSION')}")
 
 
 def image_present(engine: str, image: str) -> bool:
@@ -191,11 +188,9 @@ def choose_backend(proj: Project) -> tuple[str, str]:
     engine = container_engine()
     if not engine:
         return "host", "no working container engine"
-    if "cibuildwheel" not in project_tool_tables(proj):
+    if not extconfig.tool_table(proj.root, "cibuildwheel"):
         return "host", f"{engine} works, but pyproject.toml has no [tool.cibuildwheel]"
     image = cibuildwheel_image(proj)
-    if not image:
-        return "host", f"{engine} works, but [tool.cibuildwheel] names no manylinux-x86_64-image"
     if not image_present(engine, image):
         return "host", f"{engine} works, but its build image {image} is not on this machine"
     return "cibuildwheel", f"{engine} works and has {image}"
@@ -222,6 +217,8 @@ def build(proj: Project, backend: str, cpu: bool, cuda: str | None, toolkit: str
         engine = container_engine()
         if engine and "CIBW_CONTAINER_ENGINE" not in os.environ:
             env["CIBW_CONTAINER_ENGINE"] = engine
+        image = cibuildwheel_image(proj)
+        env.update(CIBW_MANYLINUX_X86_64_IMAGE=image, CIBW_MANYLINUX_AARCH64_IMAGE=image)
         # cibuildwheel copies its whole working directory into the container:
         # give it the tree alone, not .venv (GBs) and build/.
         from .container import scratch_tree

@@ -41,10 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+import extconfig
 
 from . import project
 from .project import FactoryError, Project, copy_worktree, log, run, source_date_epoch, step
@@ -355,8 +352,7 @@ def images(proj: Project, podman: Podman, rebuild: bool = False) -> dict[str, st
 
 
 def cibw_config(proj: Project) -> dict:
-    data = tomllib.loads((proj.root / "pyproject.toml").read_text())
-    return data.get("tool", {}).get("cibuildwheel", {})
+    return extconfig.tool_table(proj.root, "cibuildwheel")
 
 
 def interpreters(podman: Podman, image: str) -> list[str]:

@@ -16,10 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+import extconfig
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,40 +127,18 @@ def human_size(n: float) -> str:
 # ---------------------------------------------------------------------------
 
 
-def normalize(name: str) -> str:
-    """PEP 503 normalised project name."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 @dataclass(frozen=True)
 class Project:
+    """Where the project is, and its facts (extconfig.Config: names, version...)."""
     root: Path
-    name: str              # distribution name ([project].name)
-    import_name: str       # package directory under pkg/ and in the wheel
-    ops_namespace: str     # torch.ops.<namespace>
-    version: str           # base version, without the local label
-    torch_target: str      # oldest torch the binaries run on
-    cuda_archs: str
-    size_budget_mb: float
-    requires_python: str
-    dependencies: tuple[str, ...]
-    test_requires: tuple[str, ...]
-    also_test_torch: tuple[str, ...]  # extra torch versions `test` tries offline
+    config: extconfig.Config
 
-    @property
-    def env_prefix(self) -> str:
-        """Prefix of setup.py's environment knobs (EXT_CPU_ONLY, ...): fixed,
-        so a renamed project keeps its knobs and environment-pass list."""
-        return "EXT"
+    def __getattr__(self, key):  # proj.name, proj.version, proj.wheel_name, ...
+        if key == "config":  # not set yet (copy, unpickle): no recursion
+            raise AttributeError(key)
+        return getattr(self.config, key)
 
-    @property
-    def normalized(self) -> str:
-        return normalize(self.name)
-
-    @property
-    def wheel_name(self) -> str:
-        """The name as it appears in wheel file names."""
-        return re.sub(r"[-_.]+", "_", self.name).lower()
+    env_prefix = extconfig.ENV_PREFIX
 
     @property
     def torch_requirement(self) -> str:
@@ -171,8 +146,7 @@ class Project:
 
     @property
     def own_libraries(self) -> tuple[str, ...]:
-        """The shared libraries this project builds (lib<import>_<backend>.so)."""
-        return (f"lib{self.import_name}_cpu.so", f"lib{self.import_name}_cuda.so")
+        return self.config.libraries
 
     dist_dir = property(lambda self: self.root / "dist")
     wheelhouse = property(lambda self: self.root / "wheelhouse")
@@ -183,31 +157,10 @@ class Project:
 
 def load(root: Path | None = None) -> Project:
     root = Path(root or DEFAULT_ROOT).resolve()
-    path = root / "pyproject.toml"
-    if not path.is_file():
-        raise FactoryError(f"{path} not found: -C/--root must name the repository root")
-    data = tomllib.loads(path.read_text())
-    project = data.get("project", {})
-    ext = data.get("tool", {}).get("ext", {})
-    missing = [k for k in ("version", "torch-target") if k not in ext]
-    if "name" not in project or missing:
-        raise FactoryError(f"{path}: needs [project].name and [tool.ext] {missing or ''}")
-    name = project["name"]
-    import_name = ext.get("import-name", name.replace("-", "_"))
-    return Project(
-        root=root,
-        name=name,
-        import_name=import_name,
-        ops_namespace=ext.get("ops-namespace", import_name),
-        version=str(ext["version"]),
-        torch_target=str(ext["torch-target"]),
-        cuda_archs=str(ext.get("cuda-archs", "")),
-        size_budget_mb=float(ext.get("wheel-size-budget-mb", 5)),
-        requires_python=project.get("requires-python", ""),
-        dependencies=tuple(project.get("dependencies", ())),
-        test_requires=tuple(project.get("optional-dependencies", {}).get("test", ())),
-        also_test_torch=tuple(str(v) for v in ext.get("also-test-torch", ())),
-    )
+    try:
+        return Project(root, extconfig.load(root))
+    except extconfig.ConfigError as e:
+        raise FactoryError(f"{e} (-C/--root must name the repository root)") from None
 
 
 def source_date_epoch(proj: Project) -> str:
@@ -223,10 +176,6 @@ def source_date_epoch(proj: Project) -> str:
     except (OSError, subprocess.CalledProcessError):
         pass
     return "315532800"
-
-
-def venv_python(venv: Path) -> Path:
-    return venv / "bin" / "python"
 
 
 def tool(name: str) -> str:

@@ -2,7 +2,7 @@
 
 * The suite must exercise the INSTALLED package (the wheel), never the source
   tree under pkg/: the check below stops the run with a clear message if
-  ``import cuneb`` resolves to pkg/.
+  the package (names.py finds it by the names in pyproject.toml) resolves to pkg/.
 * ``device``: every kernel test runs on "cpu", and on "cuda" where a GPU and
   the package's CUDA kernels are present (skipped with a reason otherwise).
 * Hypothesis profiles: "ci" (default, small: the whole suite stays well under
@@ -19,7 +19,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
-import cuneb
+from names import IMPORT, NAME, ext
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_TREE = REPO_ROOT / "pkg"
@@ -39,12 +39,12 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def _installed_location_problem() -> str | None:
-    here = Path(cuneb.__file__).resolve()
+    here = Path(ext.__file__).resolve()
     if here.is_relative_to(SOURCE_TREE.resolve()):
         return (
-            f"cuneb was imported from the source tree ({here}), not from the installed "
+            f"{IMPORT} was imported from the source tree ({here}), not from the installed "
             f"wheel. The tests must run against the installed package: build and install "
-            f"the wheel (pip install --force-reinstall --no-deps dist/cuneb-*.whl) and do "
+            f"the wheel (pip install --force-reinstall --no-deps dist/{NAME}-*.whl) and do "
             f"not put {SOURCE_TREE} on sys.path / PYTHONPATH."
         )
     return None
@@ -60,7 +60,7 @@ def pytest_configure(config):
 
 
 def cuda_usable() -> bool:
-    return torch.cuda.is_available() and bool(cuneb.cuda_enabled)
+    return torch.cuda.is_available() and bool(ext.cuda_enabled)
 
 
 @pytest.fixture(scope="session", params=["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])

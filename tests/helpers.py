@@ -31,7 +31,7 @@ def run_python(code: str, cwd: Path, timeout: float = 120) -> subprocess.Complet
 
     The child starts in `cwd` (a temporary directory), so nothing from the
     repository checkout can shadow the installed package; it inherits the
-    environment, so it imports the same cuneb as this process (which conftest
+    environment, so it imports the same package as this process (which conftest
     checked is not the source tree). Raises subprocess.TimeoutExpired on a hang.
     """
     env = dict(os.environ)

@@ -1,4 +1,4 @@
-"""Brute-force reference for cuneb.radius / cuneb.radius_graph in plain torch.
+"""Brute-force reference for ext.radius / ext.radius_graph in plain torch.
 
 It states the documented semantics as directly as possible, so the package's
 kernels can be compared with it bit for bit (torch.equal):

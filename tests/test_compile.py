@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch._dynamo.testing
 
-import cuneb
+from names import NS, OPS, ext
 from reference import radius_graph_ref, radius_ref
 
 
@@ -48,19 +48,19 @@ def _graph_samples(device):
 def test_opcheck_radius(device, sample):
     args = _radius_samples(device)[sample]
     assert not any(isinstance(a, torch.Tensor) and a.requires_grad for a in args)
-    torch.library.opcheck(torch.ops.cuneb.radius.default, args)
+    torch.library.opcheck(OPS.radius.default, args)
 
 
 @pytest.mark.parametrize("sample", list(_graph_samples("cpu")))
 def test_opcheck_radius_graph(device, sample):
     args = _graph_samples(device)[sample]
-    torch.library.opcheck(torch.ops.cuneb.radius_graph.default, args)
+    torch.library.opcheck(OPS.radius_graph.default, args)
 
 
 def degree_stats(x, batch):
     """radius_graph, then arithmetic on its output: in-degree of every node
     (index_add, static size), the edge count, and a per-edge length sum."""
-    edges = cuneb.radius_graph(x, 0.2, batch, loop=False, max_num_neighbors=8)
+    edges = ext.radius_graph(x, 0.2, batch, loop=False, max_num_neighbors=8)
     src, dst = edges[0], edges[1]
     deg = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
     deg = deg.index_add(0, dst, torch.ones_like(dst))
@@ -97,17 +97,17 @@ def test_compile_fullgraph_aot_eager(device):
         _assert_same_outputs(compiled(x, batch), expected)
     # One captured graph per (re)compilation, each containing the op.
     assert 1 <= counter.frame_count <= 2
-    assert all("cuneb.radius_graph" in g.code for g in counter.graphs)
+    assert all(f"{NS}.radius_graph" in g.code for g in counter.graphs)
 
 
 def test_compile_with_bincount(device):
     # bincount's output size depends on the data too (max(index) + 1), and
     # dynamo may graph-break on such ATen ops unless
     # capture_dynamic_output_shape_ops is on (torch 2.14 happens to trace it
-    # either way). The flag is for bincount only: cuneb's op needs no flag
+    # either way). The flag is for bincount only: our op needs no flag
     # (test_compile_fullgraph_aot_eager runs with the default config).
     def fn(x, y):
-        e = cuneb.radius(x, y, 0.15, max_num_neighbors=None)
+        e = ext.radius(x, y, 0.15, max_num_neighbors=None)
         per_query = torch.bincount(e[0], minlength=y.shape[0])
         return e, per_query, per_query.float().mean()
 

@@ -9,7 +9,7 @@ reachable registry (ci/container.py does the work):
    the real manylinux_2_28 base on GitHub - so the CUDA toolkit and cuDNN are
    installed from NVIDIA's pip wheels for real;
 3. `cibuildwheel --platform linux` with podman against that image: nvcc builds
-   the cuneb wheel, the factory's repair (derived excludes) repairs it, and
+   the CUDA wheel, the factory's repair (derived excludes) repairs it, and
    the test suite runs against the installed wheel inside the container;
 4. the factory's verify on the result.
 
@@ -42,6 +42,7 @@ import sys
 import time
 
 import pytest
+from names import CONFIG, IMPORT, NAME
 from helpers import FACTORY_PYTHON, REPO, skip_module_without_factory
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
@@ -91,15 +92,15 @@ def container_run(tmp_path_factory) -> dict:
 
 
 def test_the_cuda_image_records_its_versions(container_run):
-    image = f"localhost/cuneb-local-manylinux-cuda:{dockerfile_default('CUDA_VERSION')}"
+    image = f"localhost/{IMPORT}-local-manylinux-cuda:{dockerfile_default('CUDA_VERSION')}"
     inspect = subprocess.run(["podman", "image", "inspect", "--format",
                               "{{json .Config.Labels}}\n{{json .Config.Env}}\n{{.Size}}", image],
                              capture_output=True, text=True)
     assert inspect.returncode == 0, inspect.stderr
     labels, env, size = inspect.stdout.strip().splitlines()
     labels, env = json.loads(labels), json.loads(env)
-    assert labels["io.cuneb.cuda.version"] == dockerfile_default("CUDA_VERSION")
-    assert labels["io.cuneb.cudnn.version"] == dockerfile_default("CUDNN_VERSION")
+    assert labels["io.ext.cuda.version"] == dockerfile_default("CUDA_VERSION")
+    assert labels["io.ext.cudnn.version"] == dockerfile_default("CUDNN_VERSION")
     assert "CUDA_HOME=/usr/local/cuda" in env
     assert any(e.startswith("PATH=/usr/local/cuda/bin:") for e in env)
     print(f"{image}: {int(size) / 1e6:.0f} MB")
@@ -111,9 +112,9 @@ def test_cibuildwheel_builds_repairs_and_tests_the_cuda_wheel_in_podman(containe
     wheel = wheels[0]
     # cp310-abi3 whatever interpreter built it; the platform tag of the local
     # Debian base (glibc 2.36), not manylinux_2_28.
-    assert re.fullmatch(r"cuneb-[\d.]+\+cu\d+-cp310-abi3-manylinux_\d+_\d+_x86_64\.whl", wheel.name), wheel.name
+    assert re.fullmatch(re.escape(CONFIG.wheel_name) + r"-[\d.]+\+cu\d+-cp310-abi3-manylinux_\d+_\d+_x86_64\.whl", wheel.name), wheel.name
     # nvcc of the image (CUDA_HOME from its ENV) built the CUDA library
-    assert re.search(r"\[cuneb build\] CUDA \d+\.\d+ from \$CUDA_HOME \(/usr/local/cuda\)", log), log[-4000:]
+    assert re.search(rf"\[{re.escape(NAME)} build\] CUDA \d+\.\d+ from \$CUDA_HOME \(/usr/local/cuda\)", log), log[-4000:]
     # the factory's repair ran in the container, with derived excludes
     assert re.search(r"leaving to torch at run time: .*libtorch_cpu\.so \(torch\)", log), log[-4000:]
     # the suite ran against the installed wheel inside the container

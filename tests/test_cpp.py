@@ -1,6 +1,6 @@
 """The C++ deployment path: the example in examples/cpp, built against the
-installed torch and cuneb wheels with CMake, runs a TorchScript module and an
-AOTInductor package that call cuneb's ops, with no Python in the process, and
+installed torch and extension wheels with CMake, runs a TorchScript module and an
+AOTInductor package that call the extension's ops, with no Python in the process, and
 matches eager Python exactly. Runs on CPU here (CUDA: bench/device_check.sh).
 """
 

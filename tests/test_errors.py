@@ -9,7 +9,7 @@ import re
 import pytest
 import torch
 
-import cuneb
+from names import IMPORT, NS, ext, OPS
 from helpers import describe, run_python
 
 N = 10
@@ -146,15 +146,15 @@ GRAPH_CASES = {
 
 def call_radius(api: str, a: dict):
     if api == "python":
-        return cuneb.radius(**a)
-    return torch.ops.cuneb.radius(a["x"], a["y"], a["r"], a["batch_x"], a["batch_y"],
+        return ext.radius(**a)
+    return OPS.radius(a["x"], a["y"], a["r"], a["batch_x"], a["batch_y"],
                                   a["max_num_neighbors"], a["ignore_same_index"], a["batch_size"])
 
 
 def call_graph(api: str, a: dict):
     if api == "python":
-        return cuneb.radius_graph(**a)
-    return torch.ops.cuneb.radius_graph(a["x"], a["r"], a["batch"], a["loop"],
+        return ext.radius_graph(**a)
+    return OPS.radius_graph(a["x"], a["r"], a["batch"], a["loop"],
                                         a["max_num_neighbors"], a["flow"], a["batch_size"])
 
 
@@ -163,7 +163,7 @@ def call_graph(api: str, a: dict):
 def test_radius_bad_input(device, api, case):
     build, message = RADIUS_CASES[case]
     args = build(device)
-    with pytest.raises(RuntimeError, match="^" + re.escape("cuneb.radius: ") + message):
+    with pytest.raises(RuntimeError, match="^" + re.escape(f"{NS}.radius: ") + message):
         call_radius(api, args)
 
 
@@ -172,7 +172,7 @@ def test_radius_bad_input(device, api, case):
 def test_radius_graph_bad_input(device, api, case):
     build, message = GRAPH_CASES[case]
     args = build(device)
-    with pytest.raises(RuntimeError, match="^" + re.escape("cuneb.radius_graph: ") + message):
+    with pytest.raises(RuntimeError, match="^" + re.escape(f"{NS}.radius_graph: ") + message):
         call_graph(api, args)
 
 
@@ -180,20 +180,20 @@ def test_the_same_arguments_are_accepted_when_fixed(device):
     # The valid twins of a few cases above run (so the failures above are
     # about the one bad argument, not about the fixtures).
     x = pts(device)
-    assert cuneb.radius(x, x, 0.5, ids(SORTED, device), ids(SORTED, device), batch_size=3).shape[0] == 2
-    assert cuneb.radius_graph(x, 0.5, ids(SORTED, device), batch_size=3).shape[0] == 2
-    assert cuneb.radius_graph(x, 0.5, ids([0] * 9 + [2**20 - 1], device)).shape[0] == 2
-    assert cuneb.radius_graph(x, 0.5, flow="target_to_source").shape[0] == 2
+    assert ext.radius(x, x, 0.5, ids(SORTED, device), ids(SORTED, device), batch_size=3).shape[0] == 2
+    assert ext.radius_graph(x, 0.5, ids(SORTED, device), batch_size=3).shape[0] == 2
+    assert ext.radius_graph(x, 0.5, ids([0] * 9 + [2**20 - 1], device)).shape[0] == 2
+    assert ext.radius_graph(x, 0.5, flow="target_to_source").shape[0] == 2
 
 
 def test_device_mismatch(cuda_device):
     x = pts("cpu")
-    with pytest.raises(RuntimeError, match=r"^cuneb\.radius: x is on cpu but y is on cuda:\d"):
-        cuneb.radius(x, x.to(cuda_device), 0.5)
-    with pytest.raises(RuntimeError, match=r"^cuneb\.radius: batch_x is on cpu but x is on cuda:\d"):
-        cuneb.radius(x.to(cuda_device), x.to(cuda_device), 0.5, ids(SORTED, "cpu"))
-    with pytest.raises(RuntimeError, match=r"^cuneb\.radius_graph: batch is on cpu but x is on cuda:\d"):
-        cuneb.radius_graph(x.to(cuda_device), 0.5, ids(SORTED, "cpu"))
+    with pytest.raises(RuntimeError, match=rf"^{re.escape(NS)}\.radius: x is on cpu but y is on cuda:\d"):
+        ext.radius(x, x.to(cuda_device), 0.5)
+    with pytest.raises(RuntimeError, match=rf"^{re.escape(NS)}\.radius: batch_x is on cpu but x is on cuda:\d"):
+        ext.radius(x.to(cuda_device), x.to(cuda_device), 0.5, ids(SORTED, "cpu"))
+    with pytest.raises(RuntimeError, match=rf"^{re.escape(NS)}\.radius_graph: batch is on cpu but x is on cuda:\d"):
+        ext.radius_graph(x.to(cuda_device), 0.5, ids(SORTED, "cpu"))
 
 
 # --------------------------------------------------------------------------
@@ -204,27 +204,27 @@ def test_device_mismatch(cuda_device):
 def test_error_inside_scripted_function_surfaces():
     @torch.jit.script
     def graph(x: torch.Tensor, r: float) -> torch.Tensor:
-        return torch.ops.cuneb.radius_graph(x, r, None, False, 32, "source_to_target", None)
+        return OPS.radius_graph(x, r, None, False, 32, "source_to_target", None)
 
     x = pts("cpu")
-    assert torch.equal(graph(x, 0.5), cuneb.radius_graph(x, 0.5))
+    assert torch.equal(graph(x, 0.5), ext.radius_graph(x, 0.5))
     with pytest.raises((torch.jit.Error, RuntimeError),
-                       match=re.escape("cuneb.radius_graph: r must be a finite number > 0, got -1")):
+                       match=re.escape(f"{NS}.radius_graph: r must be a finite number > 0, got -1")):
         graph(x, -1.0)
     with pytest.raises((torch.jit.Error, RuntimeError),
-                       match=re.escape("cuneb.radius_graph: x contains NaN or infinite coordinates")):
+                       match=re.escape(f"{NS}.radius_graph: x contains NaN or infinite coordinates")):
         graph(with_value(x, 0, float("nan")), 0.5)
 
 
 def test_error_inside_scripted_python_wrapper_surfaces():
-    radius = torch.jit.script(cuneb.radius)
+    radius = torch.jit.script(ext.radius)
     x = pts("cpu")
-    assert torch.equal(radius(x, x, 0.5), cuneb.radius(x, x, 0.5))
+    assert torch.equal(radius(x, x, 0.5), ext.radius(x, x, 0.5))
     with pytest.raises((torch.jit.Error, RuntimeError),
-                       match=re.escape("cuneb.radius: x is float32 but y is float64; convert both to one dtype")):
+                       match=re.escape(f"{NS}.radius: x is float32 but y is float64; convert both to one dtype")):
         radius(x, x.double(), 0.5)
     with pytest.raises((torch.jit.Error, RuntimeError),
-                       match=re.escape("cuneb.radius: batch_y must hold non-negative ids in non-decreasing order")):
+                       match=re.escape(f"{NS}.radius: batch_y must hold non-negative ids in non-decreasing order")):
         radius(x, x, 0.5, None, ids(UNSORTED, "cpu"))
 
 
@@ -238,11 +238,11 @@ def test_batch_id_int64_max_raises_instead_of_crashing(tmp_path, device):
     # Seen: CPU segfaults; CUDA returns edges without an error.
     proc = run_python(
         f"""
-        import torch, cuneb
+        import torch, {IMPORT} as ext
         batch = torch.zeros(10, dtype=torch.long, device={str(device)!r})
         batch[-1] = 2**63 - 1
         try:
-            cuneb.radius_graph(torch.rand(10, 3, device={str(device)!r}), 0.5, batch)
+            ext.radius_graph(torch.rand(10, 3, device={str(device)!r}), 0.5, batch)
         except RuntimeError as e:
             print(e)
         else:
@@ -252,7 +252,7 @@ def test_batch_id_int64_max_raises_instead_of_crashing(tmp_path, device):
         timeout=60,
     )
     assert proc.returncode == 0, describe(proc)
-    assert re.match(r"cuneb\.radius_graph: .*batch", proc.stdout), describe(proc)
+    assert re.match(rf"{re.escape(NS)}\.radius_graph: .*batch", proc.stdout), describe(proc)
 
 
 EMPTY_SIDE_CASES = {
@@ -269,5 +269,56 @@ def test_bad_data_is_reported_even_when_the_other_side_is_empty(device, case):
     empty = torch.empty(0, 3, device=device)
     y = pts(device, n=3)
     args = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in build(empty, y).items()}
-    with pytest.raises(RuntimeError, match="^" + re.escape("cuneb.radius: ") + message):
-        cuneb.radius(r=1.0, **args)
+    with pytest.raises(RuntimeError, match="^" + re.escape(f"{NS}.radius: ") + message):
+        ext.radius(r=1.0, **args)
+
+
+# The fake kernels (torch.compile / export, meta tensors) repeat the real
+# kernels' device and dtype checks, with the same words.
+
+def _message(fn) -> str:
+    with pytest.raises(RuntimeError) as info:
+        fn()
+    return str(info.value)
+
+
+def _fake_mode():
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    return FakeTensorMode(allow_non_fake_inputs=False)
+
+
+@pytest.mark.parametrize("mode", ["meta", "fake"])
+def test_fake_kernels_name_device_mixes_like_the_real_ones(mode):
+    def run(op):
+        x = torch.rand(10, 3)
+        if mode == "meta":
+            return _message(lambda: op(x, torch.empty(4, 3, device="meta")))
+        with _fake_mode():
+            return _message(lambda: op(torch.empty(10, 3), torch.empty(4, 3, device="meta")))
+
+    assert run(lambda x, y: ext.radius(x, y, 0.5)) == \
+        f"{NS}.radius: x is on cpu but y is on meta; move both to one device"
+    meta_batch = torch.zeros(10, dtype=torch.long, device="meta")
+    assert _message(lambda: ext.radius_graph(torch.rand(10, 3), 0.5, meta_batch)) == \
+        f"{NS}.radius_graph: batch is on meta but x is on cpu; move both to one device"
+
+
+def test_fake_and_real_kernels_word_a_dtype_mix_alike():
+    real = _message(lambda: ext.radius(torch.rand(5, 3), torch.rand(5, 3, dtype=torch.float64), 0.5))
+    with _fake_mode():
+        fake = _message(lambda: ext.radius(torch.empty(5, 3), torch.empty(5, 3, dtype=torch.float64), 0.5))
+    assert fake == real == f"{NS}.radius: x is float32 but y is float64; convert both to one dtype"
+
+
+def test_fake_and_real_kernels_word_a_device_mix_alike(cuda_device):
+    x, y = torch.rand(5, 3), torch.rand(5, 3, device=cuda_device)
+    real = _message(lambda: ext.radius(x, y, 0.5))
+    with _fake_mode() as mode:
+        fake = _message(lambda: ext.radius(mode.from_tensor(x), mode.from_tensor(y), 0.5))
+    assert fake == real
+    b = torch.zeros(5, dtype=torch.long)
+    real = _message(lambda: ext.radius_graph(y, 0.5, b))
+    with _fake_mode() as mode:
+        fake = _message(lambda: ext.radius_graph(mode.from_tensor(y), 0.5, mode.from_tensor(b)))
+    assert fake == real

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from helpers import FACTORY_PYTHON, REPO, skip_module_without_factory
+from names import IMPORT, NAME, CONFIG
 
 pytestmark = pytest.mark.slow
 
@@ -171,13 +172,13 @@ def test_publish_then_pip_install_from_the_index_and_run(server, tmp_path):
     assert server.files() == [WHEEL.name]
 
     try:
-        removed = pip("uninstall", "-y", "cuneb")
+        removed = pip("uninstall", "-y", NAME)
         assert removed.returncode == 0, out(removed)
-        installed = pip("install", "--index-url", server.url + "simple/", f"cuneb=={wheel_version()}")
+        installed = pip("install", "--index-url", server.url + "simple/", f"{NAME}=={wheel_version()}")
         assert installed.returncode == 0, out(installed)
         assert f"127.0.0.1:{server.port}" in installed.stdout + installed.stderr, out(installed)
         assert "torch" not in re.findall(r"Downloading (\S+)", installed.stdout)
-        run = subprocess.run([sys.executable, "-c", SMALL_GRAPH.format(name="cuneb")], cwd=tmp_path,
+        run = subprocess.run([sys.executable, "-c", SMALL_GRAPH.format(name=IMPORT)], cwd=tmp_path,
                              capture_output=True, text=True, timeout=120)
         assert run.returncode == 0 and run.stdout.startswith("ok"), out(run)
     finally:
@@ -227,28 +228,28 @@ def test_index_serves_pip_download_with_hashes(tmp_path):
     assert res.returncode == 0, out(res)
     label = wheel_version().split("+")[1]
     simple = tmp_path / "index" / label / "simple"
-    page = (simple / "cuneb" / "index.html").read_text()
+    page = (simple / CONFIG.normalized / "index.html").read_text()
     digest = hashlib.sha256(WHEEL.read_bytes()).hexdigest()
     assert f"#sha256={digest}" in page
-    meta = simple / "cuneb" / (WHEEL.name + ".metadata")
+    meta = simple / CONFIG.normalized / (WHEEL.name + ".metadata")
     with zipfile.ZipFile(WHEEL) as zf:
         metadata = zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA")))
     assert meta.read_bytes() == metadata
     meta_hash = hashlib.sha256(metadata).hexdigest()
     assert f'data-core-metadata="sha256={meta_hash}"' in page
     assert f'data-dist-info-metadata="sha256={meta_hash}"' in page
-    assert 'href="cuneb/"' in (simple / "index.html").read_text()
+    assert f'href="{CONFIG.normalized}/"' in (simple / "index.html").read_text()
 
-    dl = pip("download", "--no-deps", "--index-url", simple.as_uri(), "cuneb", "-d", str(tmp_path / "dl"))
+    dl = pip("download", "--no-deps", "--index-url", simple.as_uri(), NAME, "-d", str(tmp_path / "dl"))
     assert dl.returncode == 0, out(dl)
     assert (tmp_path / "dl" / WHEEL.name).read_bytes() == WHEEL.read_bytes()
 
     req = tmp_path / "req.txt"
-    req.write_text(f"cuneb=={wheel_version()} --hash=sha256:{digest}\n")
+    req.write_text(f"{NAME}=={wheel_version()} --hash=sha256:{digest}\n")
     hashed = pip("download", "--no-deps", "--require-hashes", "--index-url", simple.as_uri(),
                  "-r", str(req), "-d", str(tmp_path / "dl2"))
     assert hashed.returncode == 0, out(hashed)
-    req.write_text(f"cuneb=={wheel_version()} --hash=sha256:{'0' * 64}\n")
+    req.write_text(f"{NAME}=={wheel_version()} --hash=sha256:{'0' * 64}\n")
     bad = pip("download", "--no-deps", "--require-hashes", "--index-url", simple.as_uri(),
               "-r", str(req), "-d", str(tmp_path / "dl3"))
     assert bad.returncode != 0 and "HASHES" in bad.stderr.upper(), out(bad)
@@ -287,7 +288,7 @@ def test_verify_fails_a_broken_wheel_naming_the_check(tmp_path, breakage, check)
     if breakage == "no-requires":
         broken = rewrite(WHEEL, tmp_path / WHEEL.name, drop_requires=True)
     elif breakage == "bundled-libtorch":
-        broken = rewrite(WHEEL, tmp_path / WHEEL.name, add={"cuneb/libtorch_cpu.so": b"not really"})
+        broken = rewrite(WHEEL, tmp_path / WHEEL.name, add={f"{IMPORT}/libtorch_cpu.so": b"not really"})
     else:
         broken = tmp_path / WHEEL.name.replace("cp310-abi3", "cp311-cp311")
         shutil.copy(WHEEL, broken)

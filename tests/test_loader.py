@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pytest
 
-import cuneb
-from cuneb import _loader
+from names import IMPORT, ext
+
+_loader = ext._loader
 from helpers import describe, run_python
 
-PKG = Path(cuneb.__file__).parent
+PKG = Path(ext.__file__).parent
 
 
 def copy_package(tmp_path: Path) -> Path:
-    """The installed package, copied to tmp_path/site/cuneb (to break it)."""
+    """The installed package, copied to tmp_path/site/<name> (to break it)."""
     site = tmp_path / "site"
     shutil.copytree(PKG, site / PKG.name, ignore=shutil.ignore_patterns("__pycache__"))
     return site
@@ -86,8 +87,8 @@ def test_arch_coverage(archs, capability, covered):
 
 
 def test_info_command(tmp_path):
-    proc = run_python("import runpy, sys; sys.argv = ['x', 'info']; runpy.run_module('cuneb', run_name='__main__')",
+    proc = run_python(f"import runpy, sys; sys.argv = ['x', 'info']; runpy.run_module('{IMPORT}', run_name='__main__')",
                       cwd=tmp_path)
-    assert "package" in proc.stdout and cuneb.__version__ in proc.stdout, describe(proc)
+    assert "package" in proc.stdout and ext.__version__ in proc.stdout, describe(proc)
     assert "stable ABI target torch>=2.10" in proc.stdout, describe(proc)
     assert "CUDA kernels" in proc.stdout, describe(proc)

@@ -1,4 +1,4 @@
-"""cuneb.radius / cuneb.radius_graph against the brute-force reference
+"""ext.radius / ext.radius_graph against the brute-force reference
 (tests/reference.py), exactly (torch.equal), on every device under test.
 
 Hypothesis draws the structure of each case (dtype, dimension, sizes, point
@@ -21,7 +21,7 @@ import torch
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-import cuneb
+from names import IMPORT, ext, OPS
 from helpers import describe, run_python
 from reference import pair_dist2, radius_graph_ref, radius_ref
 
@@ -175,29 +175,29 @@ def _assert_edges(out: torch.Tensor, expected: torch.Tensor, device) -> None:
 
 def check_radius(x, y, r, bx=None, by=None, k=32, ignore=False, batch_size=None):
     inputs = [t.clone() for t in (x, y, bx, by) if t is not None]
-    out = cuneb.radius(x, y, r, bx, by, max_num_neighbors=k, batch_size=batch_size,
+    out = ext.radius(x, y, r, bx, by, max_num_neighbors=k, batch_size=batch_size,
                        ignore_same_index=ignore)
     expected = radius_ref(x, y, r, bx, by, k, ignore)
     _assert_edges(out, expected, x.device)
     # The registered op gives the same, and the inputs are left untouched.
-    op = torch.ops.cuneb.radius(x, y, r, bx, by, k, ignore, batch_size)
+    op = OPS.radius(x, y, r, bx, by, k, ignore, batch_size)
     assert torch.equal(op, out)
     assert all(torch.equal(a, b) for a, b in zip(inputs, (t for t in (x, y, bx, by) if t is not None)))
     if x.device.type != "cpu":
-        on_cpu = cuneb.radius(x.cpu(), y.cpu(), r, _cpu(bx), _cpu(by), max_num_neighbors=k,
+        on_cpu = ext.radius(x.cpu(), y.cpu(), r, _cpu(bx), _cpu(by), max_num_neighbors=k,
                               batch_size=batch_size, ignore_same_index=ignore)
         assert torch.equal(out.cpu(), on_cpu), "CUDA and CPU kernels disagree"
     return out
 
 
 def check_radius_graph(x, r, batch=None, loop=False, k=32, flow="source_to_target", batch_size=None):
-    out = cuneb.radius_graph(x, r, batch, loop, k, flow, batch_size=batch_size)
+    out = ext.radius_graph(x, r, batch, loop, k, flow, batch_size=batch_size)
     expected = radius_graph_ref(x, r, batch, loop, k, flow)
     _assert_edges(out, expected, x.device)
-    op = torch.ops.cuneb.radius_graph(x, r, batch, loop, k, flow, batch_size)
+    op = OPS.radius_graph(x, r, batch, loop, k, flow, batch_size)
     assert torch.equal(op, out)
     if x.device.type != "cpu":
-        on_cpu = cuneb.radius_graph(x.cpu(), r, _cpu(batch), loop, k, flow, batch_size=batch_size)
+        on_cpu = ext.radius_graph(x.cpu(), r, _cpu(batch), loop, k, flow, batch_size=batch_size)
         assert torch.equal(out.cpu(), on_cpu), "CUDA and CPU kernels disagree"
     return out
 
@@ -291,11 +291,11 @@ def test_torch_cluster_radius_docstring_example(device, dtype):
     bx = torch.tensor([0, 0, 0, 0], device=device)
     by = torch.tensor([0, 0], device=device)
     expected = torch.tensor([[0, 0, 1, 1], [0, 1, 2, 3]])
-    _assert_edges(cuneb.radius(x, y, 1.5, bx, by), expected, device)
-    _assert_edges(cuneb.radius(x, y, 1.5), expected, device)
+    _assert_edges(ext.radius(x, y, 1.5, bx, by), expected, device)
+    _assert_edges(ext.radius(x, y, 1.5), expected, device)
     check_radius(x, y, 1.5, bx, by)
     # r == 1 exactly: the four pairs at distance 1 are not edges (strict <).
-    _assert_edges(cuneb.radius(x, y, 1.0), torch.empty(2, 0, dtype=torch.long), device)
+    _assert_edges(ext.radius(x, y, 1.0), torch.empty(2, 0, dtype=torch.long), device)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -305,19 +305,19 @@ def test_square_radius_graph_by_hand(device, dtype):
     # its two side-neighbours. Node 0 -> 1, 2; 1 -> 0, 3; 2 -> 0, 3; 3 -> 1, 2.
     centre = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
     neighbour = torch.tensor([1, 2, 0, 3, 0, 3, 1, 2])
-    _assert_edges(cuneb.radius_graph(x, 2.5), torch.stack([neighbour, centre]), device)
-    _assert_edges(cuneb.radius_graph(x, 2.5, flow="target_to_source"),
+    _assert_edges(ext.radius_graph(x, 2.5), torch.stack([neighbour, centre]), device)
+    _assert_edges(ext.radius_graph(x, 2.5, flow="target_to_source"),
                   torch.stack([centre, neighbour]), device)
     # r == side length: nothing (strict <); with loops only the self-loops.
-    _assert_edges(cuneb.radius_graph(x, 2.0), torch.empty(2, 0, dtype=torch.long), device)
-    _assert_edges(cuneb.radius_graph(x, 2.0, loop=True), torch.tensor([[0, 1, 2, 3]] * 2), device)
+    _assert_edges(ext.radius_graph(x, 2.0), torch.empty(2, 0, dtype=torch.long), device)
+    _assert_edges(ext.radius_graph(x, 2.0, loop=True), torch.tensor([[0, 1, 2, 3]] * 2), device)
     # Two examples of two points each: 0-1 and 2-3 are the only pairs.
     batch = torch.tensor([0, 0, 1, 1], device=device)
-    _assert_edges(cuneb.radius_graph(x, 2.5, batch), torch.tensor([[1, 0, 3, 2], [0, 1, 2, 3]]), device)
+    _assert_edges(ext.radius_graph(x, 2.5, batch), torch.tensor([[1, 0, 3, 2], [0, 1, 2, 3]]), device)
     # Everything within r = 3, with loops: all 16 pairs, grouped by centre.
     full = torch.cartesian_prod(torch.arange(4), torch.arange(4)).t()
-    _assert_edges(cuneb.radius_graph(x, 3.0, loop=True, flow="target_to_source"), full, device)
-    _assert_edges(cuneb.radius_graph(x, 3.0, loop=True), full.flip(0), device)
+    _assert_edges(ext.radius_graph(x, 3.0, loop=True, flow="target_to_source"), full, device)
+    _assert_edges(ext.radius_graph(x, 3.0, loop=True), full.flip(0), device)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -326,14 +326,14 @@ def test_max_num_neighbors_by_hand(device, dtype):
     x = torch.tensor([0.0, 1.0, 1.5, 3.0, 2.0], dtype=dtype, device=device)
     y = torch.tensor([1.25], dtype=dtype, device=device)
     everything = torch.tensor([[0, 0, 0, 0, 0], [0, 1, 2, 3, 4]])
-    _assert_edges(cuneb.radius(x, y, 2.0, max_num_neighbors=None), everything, device)
+    _assert_edges(ext.radius(x, y, 2.0, max_num_neighbors=None), everything, device)
     # Nearest two: x1 and x2 (a tie at 0.25). Nearest one: the tie goes to x1.
-    _assert_edges(cuneb.radius(x, y, 2.0, max_num_neighbors=2), torch.tensor([[0, 0], [1, 2]]), device)
-    _assert_edges(cuneb.radius(x, y, 2.0, max_num_neighbors=1), torch.tensor([[0], [1]]), device)
+    _assert_edges(ext.radius(x, y, 2.0, max_num_neighbors=2), torch.tensor([[0, 0], [1, 2]]), device)
+    _assert_edges(ext.radius(x, y, 2.0, max_num_neighbors=1), torch.tensor([[0], [1]]), device)
     # Nearest three add x4 (0.75); the output is still in index order.
-    _assert_edges(cuneb.radius(x, y, 2.0, max_num_neighbors=3),
+    _assert_edges(ext.radius(x, y, 2.0, max_num_neighbors=3),
                   torch.tensor([[0, 0, 0], [1, 2, 4]]), device)
-    _assert_edges(cuneb.radius(x, y, 2.0, max_num_neighbors=0), torch.empty(2, 0, dtype=torch.long), device)
+    _assert_edges(ext.radius(x, y, 2.0, max_num_neighbors=0), torch.empty(2, 0, dtype=torch.long), device)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -342,7 +342,7 @@ def test_default_max_num_neighbors_is_32(device, dtype):
     # centre are the 32 smallest indices (skipping the centre without loops).
     n = 40
     x = torch.full((n, 3), 0.5, dtype=dtype, device=device)
-    out = cuneb.radius(x, x[:2], 1.0)
+    out = ext.radius(x, x[:2], 1.0)
     expected = torch.stack([torch.arange(2).repeat_interleave(32), torch.arange(32).repeat(2)])
     _assert_edges(out, expected, device)
 
@@ -351,8 +351,8 @@ def test_default_max_num_neighbors_is_32(device, dtype):
         kept = [j for j in range(n) if j != i][:32]
         centres += [i] * len(kept)
         neighbours += kept
-    _assert_edges(cuneb.radius_graph(x, 1.0), torch.tensor([neighbours, centres]), device)
-    assert cuneb.radius_graph(x, 1.0, max_num_neighbors=None).shape == (2, n * (n - 1))
+    _assert_edges(ext.radius_graph(x, 1.0), torch.tensor([neighbours, centres]), device)
+    assert ext.radius_graph(x, 1.0, max_num_neighbors=None).shape == (2, n * (n - 1))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -363,24 +363,24 @@ def test_empty_inputs(device, dtype, with_batch):
     none = torch.empty(0, 3, dtype=dtype, device=device)
     b_some = torch.tensor([0, 0, 1, 1, 2], device=device) if with_batch else None
     b_none = torch.empty(0, dtype=torch.long, device=device) if with_batch else None
-    _assert_edges(cuneb.radius(none, some, 1.0, b_none, b_some), empty, device)
-    _assert_edges(cuneb.radius(some, none, 1.0, b_some, b_none), empty, device)
-    _assert_edges(cuneb.radius(none, none, 1.0, b_none, b_none), empty, device)
-    _assert_edges(cuneb.radius_graph(none, 1.0, b_none, loop=True), empty, device)
+    _assert_edges(ext.radius(none, some, 1.0, b_none, b_some), empty, device)
+    _assert_edges(ext.radius(some, none, 1.0, b_some, b_none), empty, device)
+    _assert_edges(ext.radius(none, none, 1.0, b_none, b_none), empty, device)
+    _assert_edges(ext.radius_graph(none, 1.0, b_none, loop=True), empty, device)
     # 1-D empty input.
-    _assert_edges(cuneb.radius_graph(none[:, 0], 1.0, b_none), empty, device)
-    _assert_edges(cuneb.radius(some[:, 0], none[:, 0], 1.0, b_some, b_none), empty, device)
+    _assert_edges(ext.radius_graph(none[:, 0], 1.0, b_none), empty, device)
+    _assert_edges(ext.radius(some[:, 0], none[:, 0], 1.0, b_some, b_none), empty, device)
 
 
 def test_one_dimensional_input_is_n_by_1(device):
     gen = torch.Generator().manual_seed(0)
     x = (torch.rand(200, generator=gen) * 10).to(device)
     y = (torch.rand(50, generator=gen) * 10).to(device)
-    a = cuneb.radius(x, y, 0.3, max_num_neighbors=None)
-    assert torch.equal(a, cuneb.radius(x[:, None], y[:, None], 0.3, max_num_neighbors=None))
+    a = ext.radius(x, y, 0.3, max_num_neighbors=None)
+    assert torch.equal(a, ext.radius(x[:, None], y[:, None], 0.3, max_num_neighbors=None))
     check_radius(x, y, 0.3, k=None)
-    b = cuneb.radius_graph(x, 0.3, loop=True, max_num_neighbors=5)
-    assert torch.equal(b, cuneb.radius_graph(x[:, None], 0.3, loop=True, max_num_neighbors=5))
+    b = ext.radius_graph(x, 0.3, loop=True, max_num_neighbors=5)
+    assert torch.equal(b, ext.radius_graph(x[:, None], 0.3, loop=True, max_num_neighbors=5))
     check_radius_graph(x, 0.3, None, True, 5)
 
 
@@ -410,9 +410,9 @@ def test_thread_count_does_not_change_result():
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        one = cuneb.radius_graph(x, 0.08, max_num_neighbors=10)
+        one = ext.radius_graph(x, 0.08, max_num_neighbors=10)
         torch.set_num_threads(max(2, before))
-        many = cuneb.radius_graph(x, 0.08, max_num_neighbors=10)
+        many = ext.radius_graph(x, 0.08, max_num_neighbors=10)
     finally:
         torch.set_num_threads(before)
     assert one.shape[1] > 3000
@@ -421,8 +421,8 @@ def test_thread_count_does_not_change_result():
 
 def test_num_workers_is_accepted_and_ignored(device):
     x = torch.rand(100, 3, device=device)
-    assert torch.equal(cuneb.radius_graph(x, 0.3, num_workers=4), cuneb.radius_graph(x, 0.3))
-    assert torch.equal(cuneb.radius(x, x[:10], 0.3, num_workers=4), cuneb.radius(x, x[:10], 0.3))
+    assert torch.equal(ext.radius_graph(x, 0.3, num_workers=4), ext.radius_graph(x, 0.3))
+    assert torch.equal(ext.radius(x, x[:10], 0.3, num_workers=4), ext.radius(x, x[:10], 0.3))
 
 
 def _far_from_r(a: np.ndarray, b: np.ndarray, pairs: np.ndarray, r: float) -> np.ndarray:
@@ -445,7 +445,7 @@ def test_matches_scipy_ckdtree(device, dtype):
     tree = spatial.cKDTree(xn)
 
     # radius_graph vs query_pairs (unordered pairs i < j, distance <= r).
-    e = cuneb.radius_graph(x.to(device), r, max_num_neighbors=None).cpu().numpy()
+    e = ext.radius_graph(x.to(device), r, max_num_neighbors=None).cpu().numpy()
     assert e.shape[1] > 20 * n
     # Symmetric: every edge appears in both directions.
     assert np.array_equal(_codes(e.T, n), _codes(e[::-1].T, n))
@@ -458,7 +458,7 @@ def test_matches_scipy_ckdtree(device, dtype):
     # radius vs query_ball_point, for 2000 query points.
     y = torch.rand(2000, 3, generator=gen, dtype=torch.float64).to(dtype)
     yn = y.double().numpy()
-    ours = cuneb.radius(x.to(device), y.to(device), r, max_num_neighbors=None).cpu().numpy().T
+    ours = ext.radius(x.to(device), y.to(device), r, max_num_neighbors=None).cpu().numpy().T
     balls = tree.query_ball_point(yn, r)
     theirs = np.array([(i, j) for i, js in enumerate(balls) for j in js], dtype=np.int64)
     # Our rows index (y, x); _far_from_r wants (index into first, into second).
@@ -479,8 +479,8 @@ def test_torch_ops_radius_graph_is_the_python_function(device, flow, loop, k):
     gen = torch.Generator().manual_seed(7)
     x = torch.rand(300, 3, generator=gen).to(device)
     batch = (torch.arange(300) // 100).to(device)
-    a = torch.ops.cuneb.radius_graph(x, 0.2, batch, loop, k, flow, None)
-    b = cuneb.radius_graph(x, 0.2, batch, loop, k, flow)
+    a = OPS.radius_graph(x, 0.2, batch, loop, k, flow, None)
+    b = ext.radius_graph(x, 0.2, batch, loop, k, flow)
     assert (a.shape[1] > 0) == (k != 0)
     assert torch.equal(a, b)
     assert torch.equal(a.cpu(), radius_graph_ref(x, 0.2, batch, loop, k, flow))
@@ -489,11 +489,11 @@ def test_torch_ops_radius_graph_is_the_python_function(device, flow, loop, k):
 def test_torch_ops_defaults_match_python_defaults(device):
     x = torch.rand(300, 3, device=device)
     y = torch.rand(40, 3, device=device)
-    assert torch.equal(torch.ops.cuneb.radius_graph(x, 0.3), cuneb.radius_graph(x, 0.3))
-    assert torch.equal(torch.ops.cuneb.radius(x, y, 0.3), cuneb.radius(x, y, 0.3))
+    assert torch.equal(OPS.radius_graph(x, 0.3), ext.radius_graph(x, 0.3))
+    assert torch.equal(OPS.radius(x, y, 0.3), ext.radius(x, y, 0.3))
     # Both defaults are max_num_neighbors=32, loop=False, source_to_target.
-    assert torch.equal(cuneb.radius_graph(x, 0.3).cpu(), radius_graph_ref(x, 0.3, None, False, 32))
-    assert torch.equal(cuneb.radius(x, y, 0.3).cpu(), radius_ref(x, y, 0.3, None, None, 32))
+    assert torch.equal(ext.radius_graph(x, 0.3).cpu(), radius_graph_ref(x, 0.3, None, False, 32))
+    assert torch.equal(ext.radius(x, y, 0.3).cpu(), radius_ref(x, y, 0.3, None, None, 32))
 
 
 # --------------------------------------------------------------------------
@@ -507,7 +507,7 @@ def test_float64_coordinates_near_the_range_limit(device):
     x = torch.tensor([[-8e307, 0.0], [8e307, 0.0], [0.0, 0.0], [0.5, 0.0]], dtype=torch.float64,
                      device=device)
     expected = torch.tensor([[0, 1, 2, 3, 2, 3], [0, 1, 2, 2, 3, 3]])
-    _assert_edges(cuneb.radius_graph(x, 1.0, loop=True), expected, device)
+    _assert_edges(ext.radius_graph(x, 1.0, loop=True), expected, device)
     check_radius_graph(x, 1.0, loop=True)
     check_radius_graph(x, 1e308, loop=True)
 
@@ -519,15 +519,15 @@ def test_float64_extent_beyond_double_range_does_not_hang(tmp_path, device):
     try:
         proc = run_python(
             f"""
-            import torch, cuneb
+            import torch, {IMPORT} as ext
             x = torch.tensor([[-1e308], [1e308]], dtype=torch.float64, device={str(device)!r})
-            print(cuneb.radius_graph(x, 1.0, loop=True).tolist())
+            print(ext.radius_graph(x, 1.0, loop=True).tolist())
             """,
             cwd=tmp_path,
             timeout=15,
         )
     except Exception as e:  # subprocess.TimeoutExpired: the call hung
-        pytest.fail(f"cuneb.radius_graph did not return within 15 s: {e}")
+        pytest.fail(f"{IMPORT}.radius_graph did not return within 15 s: {e}")
     assert proc.returncode == 0, describe(proc)
     x = torch.tensor([[-1e308], [1e308]], dtype=torch.float64)
     assert proc.stdout.strip() == str(radius_graph_ref(x, 1.0, loop=True).tolist())

@@ -1,5 +1,5 @@
 """TorchScript: modules calling the ops script, save, and run in a fresh
-process exactly as they do in this one, once cuneb is imported there."""
+process exactly as they do in this one, once the package is imported there."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Optional, Tuple
 import pytest
 import torch
 
-import cuneb
+from names import IMPORT, NS, ext, OPS
 from helpers import describe, run_python
 
 
@@ -21,19 +21,19 @@ class OpsGraph(torch.nn.Module):
         self.flow = flow
 
     def forward(self, x: torch.Tensor, batch: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
-        edges = torch.ops.cuneb.radius_graph(x, self.r, batch, False, 16, self.flow, None)
-        loops = torch.ops.cuneb.radius_graph(x, self.r, batch, True, None, "target_to_source", None)
+        edges = OPS.radius_graph(x, self.r, batch, False, 16, self.flow, None)
+        loops = OPS.radius_graph(x, self.r, batch, True, None, "target_to_source", None)
         return edges, loops
 
 
 class PythonApi(torch.nn.Module):
-    """Calls the Python wrappers cuneb.radius_graph / cuneb.radius (they are
+    """Calls the Python wrappers ext.radius_graph / ext.radius (they are
     TorchScript-compatible; scripting compiles them into the module)."""
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, batch: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
-        graph = cuneb.radius_graph(x, 0.2, batch, loop=True, max_num_neighbors=8,
+        graph = ext.radius_graph(x, 0.2, batch, loop=True, max_num_neighbors=8,
                                    flow="target_to_source")
-        near = cuneb.radius(x, y, 0.25, batch, None, max_num_neighbors=None, ignore_same_index=True)
+        near = ext.radius(x, y, 0.25, batch, None, max_num_neighbors=None, ignore_same_index=True)
         return graph, near
 
 
@@ -45,7 +45,7 @@ def _inputs():
     return x, y, batch
 
 
-def _run_saved(tmp_path, module, inputs, import_line="import torch, cuneb"):
+def _run_saved(tmp_path, module, inputs, import_line=f"import torch, {IMPORT}"):
     path = tmp_path / "module.pt"
     module.save(str(path))
     torch.save(inputs, tmp_path / "inputs.pt")
@@ -75,7 +75,7 @@ def test_scripted_torch_ops_module_runs_in_a_fresh_process(tmp_path, flow):
     eager = OpsGraph(0.15, flow)
     expected = eager(x, batch)
     assert expected[0].shape[1] > 400 and expected[1].shape[1] > expected[0].shape[1]
-    assert torch.equal(expected[0], cuneb.radius_graph(x, 0.15, batch, False, 16, flow))
+    assert torch.equal(expected[0], ext.radius_graph(x, 0.15, batch, False, 16, flow))
     scripted = torch.jit.script(eager)
     _assert_same(scripted(x, batch), expected)
     _assert_same(scripted(x, None), eager(x, None))
@@ -93,17 +93,17 @@ def test_scripted_python_api_module_runs_in_a_fresh_process(tmp_path):
 
 
 def test_loading_the_library_alone_is_enough(tmp_path):
-    # The saved module refers to the op by name (cuneb::radius_graph): any
-    # process that loaded libcuneb_cpu.so can run it, without the Python package.
+    # The saved module refers to the op by name (<ns>::radius_graph): any
+    # process that loaded lib<name>_cpu.so can run it, without the Python package.
     x, _, batch = _inputs()
     eager = OpsGraph(0.15, "source_to_target")
-    library = cuneb._loader.library_path(cuneb.build_info, "cpu")
+    library = ext._loader.library_path(ext.build_info, "cpu")
     got = _run_saved(tmp_path, torch.jit.script(eager), (x, batch),
                      import_line=f"import torch; torch.ops.load_library({str(library)!r})")
     _assert_same(got, eager(x, batch))
 
 
-def test_loading_without_cuneb_fails_and_names_the_op(tmp_path):
+def test_loading_without_the_package_fails_and_names_the_op(tmp_path):
     path = tmp_path / "module.pt"
     torch.jit.script(OpsGraph(0.15, "source_to_target")).save(str(path))
     proc = run_python(
@@ -112,13 +112,13 @@ def test_loading_without_cuneb_fails_and_names_the_op(tmp_path):
         try:
             torch.jit.load({str(path)!r})
         except RuntimeError as e:
-            assert "cuneb" not in sys.modules
+            assert {IMPORT!r} not in sys.modules
             print(e)
         else:
-            print("loaded without cuneb")
+            print("loaded without the package")
         """,
         cwd=tmp_path,
     )
     assert proc.returncode == 0, describe(proc)
-    # torch 2.14 says "Unknown builtin op: cuneb::radius_graph."
-    assert "loaded without cuneb" not in proc.stdout and "cuneb::radius_graph" in proc.stdout, describe(proc)
+    # torch 2.14 says "Unknown builtin op: <ns>::radius_graph."
+    assert "loaded without the package" not in proc.stdout and f"{NS}::radius_graph" in proc.stdout, describe(proc)

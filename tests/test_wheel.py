@@ -9,9 +9,9 @@ import re
 from importlib import metadata
 from pathlib import Path
 
-import cuneb
+from names import ext
 
-DIST = metadata.distribution(cuneb.build_info["name"])
+DIST = metadata.distribution(ext.build_info["name"])
 
 
 def test_tag_is_cp310_abi3():
@@ -23,17 +23,17 @@ def test_tag_is_cp310_abi3():
 
 def test_requires_torch_at_least_the_stable_abi_target():
     requires = DIST.requires or []
-    target = cuneb.build_info["torch_target"]
+    target = ext.build_info["torch_target"]
     assert f"torch>={target}" in [r.replace(" ", "") for r in requires], requires
 
 
 def test_local_version_label_matches_the_build():
     version = DIST.version
-    assert version == cuneb.__version__ == cuneb.build_info["version"]
+    assert version == ext.__version__ == ext.build_info["version"]
     label = version.split("+")[1]
-    cuda = cuneb.build_info["cuda"]
+    cuda = ext.build_info["cuda"]
     assert label == ("cu" + cuda.replace(".", "") if cuda else "cpu"), version
-    has_cuda_lib = (Path(cuneb.__file__).parent / f"lib{cuneb.build_info['import_name']}_cuda.so").exists()
+    has_cuda_lib = (Path(ext.__file__).parent / f"lib{ext.build_info['import_name']}_cuda.so").exists()
     assert has_cuda_lib == bool(cuda)
 
 
@@ -45,7 +45,7 @@ def test_no_bundled_torch_or_cuda_libraries():
 
 
 def test_build_info_is_complete():
-    info = json.loads((Path(cuneb.__file__).parent / "_build_info.json").read_text())
+    info = json.loads((Path(ext.__file__).parent / "_build_info.json").read_text())
     for key in ("name", "import_name", "ops_namespace", "version", "cuda", "cuda_archs",
                 "torch_headers", "torch_target", "git_commit"):
         assert key in info, key
@@ -53,6 +53,6 @@ def test_build_info_is_complete():
 
 
 def test_cmake_package_is_shipped():
-    config = Path(cuneb.cmake_prefix_path) / cuneb.build_info["import_name"] / f"{cuneb.build_info['import_name']}Config.cmake"
+    config = Path(ext.cmake_prefix_path) / ext.build_info["import_name"] / f"{ext.build_info['import_name']}Config.cmake"
     assert config.is_file()
-    assert f"{cuneb.build_info['import_name']}::ops" in config.read_text()
+    assert f"{ext.build_info['import_name']}::ops" in config.read_text()

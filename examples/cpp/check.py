@@ -1,4 +1,4 @@
-"""Build the C++ example against the installed torch and cuneb wheels, run it
+"""Build the C++ example against the installed torch and extension wheels, run it
 on models made by make_models.py, and compare its outputs with eager Python.
 
     python examples/cpp/check.py WORKDIR [--device cpu|cuda]
@@ -17,13 +17,16 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent.parent))  # extconfig.py: the names
+import extconfig  # noqa: E402
 
 
 def cmake_args() -> list[str]:
-    import cuneb
     import torch
 
-    args = [f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path};{cuneb.cmake_prefix_path}"]
+    ext = extconfig.import_package()
+    args = [f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path};{ext.cmake_prefix_path}",
+            f"-DEXT_PACKAGE={ext.__name__}"]
     if torch.version.cuda:
         # A CUDA torch's CMake config looks for a toolkit; PATH wrapper
         # scripts for nvcc mislead it, so name the real toolkit root.
@@ -42,7 +45,7 @@ def build(workdir: Path) -> Path:
     build_dir = workdir / "build"
     run(["cmake", "-S", str(HERE), "-B", str(build_dir), *cmake_args()])
     run(["cmake", "--build", str(build_dir)])
-    return build_dir / "cuneb_deploy"
+    return build_dir / "deploy"
 
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:

@@ -1,8 +1,8 @@
 // Runs a TorchScript module and an AOTInductor package whose graphs call
-// cuneb's ops, in a process without Python. Linking cuneb::ops is all it
-// takes for the ops to be registered (see cunebConfig.cmake).
+// the extension's ops, in a process without Python. Linking <name>::ops is all
+// it takes for the ops to be registered (see cmake/PackageConfig.cmake.in).
 //
-//   cuneb_deploy MODEL.pt MODEL.pt2 INPUTS.pt OUTDIR [cpu|cuda]
+//   deploy MODEL.pt MODEL.pt2 INPUTS.pt OUTDIR [cpu|cuda]
 //
 // INPUTS.pt: torch.save({"pos": Tensor[N, 3], "batch": Tensor[N]}).
 // Writes OUTDIR/torchscript.pt and OUTDIR/aoti.pt (torch.load-able edge

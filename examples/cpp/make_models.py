@@ -5,7 +5,7 @@
 Writes OUTDIR/model.pt (TorchScript), OUTDIR/model.pt2 (torch.export +
 AOTInductor package), OUTDIR/inputs.pt and OUTDIR/expected.pt (eager result).
 The data-dependent edge count is an unbacked symbolic size in the exported
-graph, which cuneb's fake kernels provide.
+graph, which the extension's fake kernels provide.
 """
 
 from __future__ import annotations
@@ -13,9 +13,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import sys
+
 import torch
 
-import cuneb
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # extconfig.py: the names
+import extconfig  # noqa: E402
+
+ext = extconfig.import_package()
 
 
 class RadiusGraph(torch.nn.Module):
@@ -27,7 +32,7 @@ class RadiusGraph(torch.nn.Module):
         self.max_num_neighbors = max_num_neighbors
 
     def forward(self, pos: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
-        return cuneb.radius_graph(pos, self.r, batch, max_num_neighbors=self.max_num_neighbors)
+        return ext.radius_graph(pos, self.r, batch, max_num_neighbors=self.max_num_neighbors)
 
 
 def sample_inputs(device: str, n: int = 600, examples: int = 3) -> tuple[torch.Tensor, torch.Tensor]:

@@ -162,12 +162,25 @@ LOCAL_LABEL = "cu" + CUDA_VERSION.replace(".", "") if CUDA_VERSION else "cpu"
 
 
 class CMakeBuild(build_ext):
-    """Configure, build and install the CMake project into the package dir."""
+    """Configure, build and install the CMake project into the package dir.
+
+    What a build makes is exactly what CMake installed (its
+    install_manifest.txt) plus _build_info.json: libraries of another variant
+    left in build/ by an earlier build are deleted first, so a +cpu build never
+    ships a stale CUDA library. Editable installs (pip install -e .) copy the
+    same files into the source package, pkg/; re-running the same command
+    rebuilds incrementally (CMake's tree stays in build/, one per variant).
+    """
+
+    def _package_dir(self) -> Path:
+        return Path(self.build_lib) / IMPORT_NAME
 
     def build_extension(self, ext: Extension) -> None:
-        pkg_dir = Path(self.build_lib) / IMPORT_NAME
+        pkg_dir = self._package_dir()
         pkg_dir.mkdir(parents=True, exist_ok=True)
-        build_temp = Path(self.build_temp) / "cmake"
+        for stale in pkg_dir.glob(f"lib{IMPORT_NAME}_*.so"):
+            stale.unlink()
+        build_temp = Path(self.build_temp) / f"cmake-{LOCAL_LABEL}"
         build_temp.mkdir(parents=True, exist_ok=True)
         torch_dir, torch_version = find_torch()
         archs = cuda_archs() if CUDA_ROOT else ""
@@ -208,6 +221,26 @@ class CMakeBuild(build_ext):
             "git_commit": git_commit(),
         }
         (pkg_dir / "_build_info.json").write_text(json.dumps(info, indent=2) + "\n")
+        installed = (build_temp / "install_manifest.txt").read_text().split()
+        self._built = sorted({*map(Path, installed), pkg_dir.resolve() / "_build_info.json"})
+
+    def get_outputs(self) -> list[str]:
+        if self.inplace:
+            return list(self.get_output_mapping().keys())
+        return [str(p) for p in getattr(self, "_built", [])]
+
+    def _get_output_mapping(self):
+        """(built file, its place in the source package) for editable installs."""
+        pkg_dir = self._package_dir().resolve()
+        for built in getattr(self, "_built", []):
+            yield str(built), str(ROOT / "pkg" / built.relative_to(pkg_dir))
+
+    def copy_extensions_to_source(self) -> None:
+        for stale in (ROOT / "pkg").glob(f"lib{IMPORT_NAME}_*.so"):
+            stale.unlink()
+        for built, inplace in self._get_output_mapping():
+            Path(inplace).parent.mkdir(parents=True, exist_ok=True)
+            self.copy_file(built, inplace, level=self.verbose)
 
 
 VERSION = f"{CONFIG.version}+{LOCAL_LABEL}"
@@ -218,7 +251,6 @@ setup(
     # project never moves a file.
     packages=[IMPORT_NAME],
     package_dir={IMPORT_NAME: "pkg"},
-    package_data={IMPORT_NAME: ["share/cmake/*/*.cmake"]},
     # A dummy extension makes setuptools run CMakeBuild and tag the wheel for
     # a platform; the libraries have no Python C-API, hence abi3 for cp310+.
     ext_modules=[Extension(f"{IMPORT_NAME}._ops", sources=[])],

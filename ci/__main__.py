@@ -9,6 +9,7 @@ Verbs run in the order given; the first failure stops the chain (exit 1).
   publish  twine upload of wheelhouse/ wheels (credentials from the environment)
   wheel    = build repair verify
   all      = build repair verify test index (+ publish when a repository is given)
+  new-op NAME  scaffold a new op by the README's recipe (./ci/factory new-op --help)
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pathlib import Path
 from . import project
 from .build import build
 from .index import index
+from . import newop
+from .newop import new_op
 from .project import FactoryError, log
 from .publish import publish
 from .repair import repair
@@ -78,7 +81,25 @@ def expand(verbs: list[str], publishing: bool) -> list[str]:
     return out
 
 
+def main_new_op(argv: list[str]) -> int:
+    """./ci/factory new-op NAME [-C ROOT]: scaffold an op (ci/newop.py)."""
+    p = argparse.ArgumentParser(prog="./ci/factory new-op", description=newop.__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("name", help="the op's name, lower_snake_case")
+    p.add_argument("-C", "--root", type=Path, help="repository to work on (default: the one holding ci/)")
+    args = p.parse_args(argv)
+    here = Path(os.environ.get("CI_FACTORY_CALLER_CWD", "."))
+    try:
+        new_op(project.load(here / args.root if args.root else None), args.name)
+    except FactoryError as e:
+        print(f"[factory] error in new-op: {e}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["new-op"]:
+        return main_new_op(argv[1:])
     extra: list[str] = []
     if "--" in argv:
         at = argv.index("--")

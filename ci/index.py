@@ -1,7 +1,8 @@
 """`index`: a PEP 503 simple index per variant (index/<label>/simple/), with
 PEP 658/714 metadata files and sha256 fragments, so that
-`pip install --index-url file://<repo>/index/cu130/simple <name>` works (torch
-from a second index or already installed) and `--require-hashes` can be used.
+`pip install --no-deps --require-hashes --index-url file://<repo>/index/cu130/simple
+-r index/cu130/requirements.txt` installs exactly the wheel built (torch
+installed first from its usual index); the factory prints that command.
 
 Wheels already in an index stay listed (an index accumulates versions); the
 pages are regenerated from the wheels present each time.
@@ -66,6 +67,7 @@ def index(proj: Project, explicit: list[Path] | None = None, out: Path | None = 
     if not wheels:
         raise FactoryError(f"no {proj.name} {proj.version} wheels in {proj.wheelhouse}: run `repair` first")
     simples = []
+    pins: dict[tuple[Path, str], list[str]] = {}  # (simple, version) -> sha256 of its wheels
     for whl in wheels:
         _, version, _ = parse_tags(whl)
         simple = out / (version.local or "default") / "simple"
@@ -76,8 +78,23 @@ def index(proj: Project, explicit: list[Path] | None = None, out: Path | None = 
         project_page(proj, page_dir)
         root_page(simple)
         simples.append(simple)
+        pins.setdefault((simple, str(version)), []).append(sha256(whl.read_bytes()))
         log(f"{whl.name} -> {simple.as_uri()}")
-    for simple in sorted(set(simples)):
-        log(f"pip install --index-url {simple.as_uri()} {proj.name}   "
-            "(torch from your usual index: add --extra-index-url, or install it first)")
+    for (simple, version), digests in sorted(pins.items()):
+        log(install_hint(proj, simple, version, digests))
     return sorted(set(simples))
+
+
+def install_hint(proj: Project, simple: Path, version: str, digests: list[str]) -> str:
+    """How to install a variant safely, written beside its index as requirements.txt.
+
+    A bare name with torch from a second index is open to dependency
+    confusion (an impostor with a higher version on that index wins), so the
+    wheel is pinned to its exact version (local label included) and hashes,
+    and installed from this index alone, torch first from the usual one."""
+    hashes = " ".join(f"--hash=sha256:{d}" for d in sorted(digests))
+    req = simple.parent / "requirements.txt"
+    req.write_text(f"{proj.name}=={version} {hashes}\n")
+    return (f"install +{version.split('+')[-1]}: pip install '{proj.torch_requirement}' && "
+            f"pip install --no-deps --require-hashes --index-url {simple.as_uri()} -r {req}\n"
+            f"[factory]   ({req}: {proj.name}=={version} {hashes})")

@@ -12,9 +12,10 @@ __version__ = build_info["version"]
 cuda_enabled = _loader.load_libraries(build_info)
 _fake.register(build_info["ops_namespace"])
 
-from .ops import radius, radius_graph  # noqa: E402
+from . import ops  # noqa: E402
+from .ops import *  # noqa: E402,F401,F403  (every op wrapper in ops.__all__)
 
 #: For CMake: find_package(<name>) with CMAKE_PREFIX_PATH set to this.
 cmake_prefix_path = str(_resources.files(__name__).joinpath("share", "cmake"))
 
-__all__ = ["radius", "radius_graph", "build_info", "cuda_enabled", "cmake_prefix_path"]
+__all__ = [*ops.__all__, "build_info", "cuda_enabled", "cmake_prefix_path"]

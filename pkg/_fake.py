@@ -1,17 +1,36 @@
 """Fake (meta) kernels so torch.compile and torch.export can trace the ops:
-the edge count is data-dependent, so it is an unbacked symbolic size.
+a data-dependent output size is an unbacked symbolic size.
 
 They run where the real kernels never do (meta and fake tensors), so they
 repeat the real kernels' checks of devices and dtypes, with the same text as
 csrc/ops/common/args.cpp, rather than letting torch fail later with a
 message about fake-tensor device propagation.
+
+Each fake is a function decorated with @fake("<op>"); its first argument is
+the op's name as messages spell it ("<namespace>.<op>"), the rest are the
+schema's arguments.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+import functools
+from typing import Callable, Optional
 
 import torch
+
+_FAKES: dict[str, Callable] = {}
+
+
+def fake(op: str):
+    def add(fn: Callable) -> Callable:
+        _FAKES[op] = fn
+        return fn
+    return add
+
+
+def register(namespace: str) -> None:
+    for op, fn in _FAKES.items():
+        torch.library.register_fake(f"{namespace}::{op}")(functools.partial(fn, f"{namespace}.{op}"))
 
 
 def check_same_kind(op: str, x: torch.Tensor, y: torch.Tensor) -> None:
@@ -39,18 +58,17 @@ def _edges_like(x: torch.Tensor) -> torch.Tensor:
     return x.new_empty((2, count), dtype=torch.long)
 
 
-def register(namespace: str) -> None:
-    @torch.library.register_fake(f"{namespace}::radius")
-    def _radius(x, y, r, batch_x=None, batch_y=None, max_num_neighbors=32,
-                ignore_same_index=False, batch_size=None):
-        op = f"{namespace}.radius"
-        check_same_kind(op, x, y)
-        check_batch_device(op, "batch_x", batch_x, x, "x")
-        check_batch_device(op, "batch_y", batch_y, y, "y")
-        return _edges_like(x)
+@fake("radius")
+def _radius(op, x, y, r, batch_x=None, batch_y=None, max_num_neighbors=32,
+            ignore_same_index=False, batch_size=None):
+    check_same_kind(op, x, y)
+    check_batch_device(op, "batch_x", batch_x, x, "x")
+    check_batch_device(op, "batch_y", batch_y, y, "y")
+    return _edges_like(x)
 
-    @torch.library.register_fake(f"{namespace}::radius_graph")
-    def _radius_graph(x, r, batch=None, loop=False, max_num_neighbors=32,
-                      flow="source_to_target", batch_size=None):
-        check_batch_device(f"{namespace}.radius_graph", "batch", batch, x, "x")
-        return _edges_like(x)
+
+@fake("radius_graph")
+def _radius_graph(op, x, r, batch=None, loop=False, max_num_neighbors=32,
+                  flow="source_to_target", batch_size=None):
+    check_batch_device(op, "batch", batch, x, "x")
+    return _edges_like(x)

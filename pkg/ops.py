@@ -14,6 +14,9 @@ from ._build_info import read
 
 _ops = getattr(torch.ops, read()["ops_namespace"])
 
+#: What the package exports (each op's wrapper adds its name).
+__all__ = ["radius", "radius_graph"]
+
 
 def radius(
     x: torch.Tensor,

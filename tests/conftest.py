@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -38,14 +40,24 @@ settings.register_profile("dev", max_examples=20, **_common)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+def _is_editable_install() -> bool:
+    """pip install -e . of this tree: then the source tree IS the package."""
+    try:
+        direct = metadata.distribution(NAME).read_text("direct_url.json") or "{}"
+    except metadata.PackageNotFoundError:
+        return False
+    return bool(json.loads(direct).get("dir_info", {}).get("editable"))
+
+
 def _installed_location_problem() -> str | None:
     here = Path(ext.__file__).resolve()
-    if here.is_relative_to(SOURCE_TREE.resolve()):
+    if here.is_relative_to(SOURCE_TREE.resolve()) and not _is_editable_install():
         return (
             f"{IMPORT} was imported from the source tree ({here}), not from the installed "
             f"wheel. The tests must run against the installed package: build and install "
-            f"the wheel (pip install --force-reinstall --no-deps dist/{NAME}-*.whl) and do "
-            f"not put {SOURCE_TREE} on sys.path / PYTHONPATH."
+            f"the wheel (pip install --force-reinstall --no-deps dist/{NAME}-*.whl), or an "
+            f"editable install (pip install -e .), and do not put {SOURCE_TREE} on "
+            f"sys.path / PYTHONPATH."
         )
     return None
 

@@ -255,6 +255,24 @@ def test_index_serves_pip_download_with_hashes(tmp_path):
     assert bad.returncode != 0 and "HASHES" in bad.stderr.upper(), out(bad)
 
 
+def test_index_install_hint_pins_version_and_hash(tmp_path):
+    """The printed install command cannot pick up an impostor: exact
+    version with its local label, the wheel's sha256, this index alone."""
+    res = factory("index", "--wheel", str(WHEEL), "--index-dir", str(tmp_path / "index"))
+    assert res.returncode == 0, out(res)
+    label = wheel_version().split("+")[1]
+    req = tmp_path / "index" / label / "requirements.txt"
+    digest = hashlib.sha256(WHEEL.read_bytes()).hexdigest()
+    assert req.read_text() == f"{NAME}=={wheel_version()} --hash=sha256:{digest}\n"
+    hint = next(line for line in res.stdout.splitlines() if "pip install --no-deps" in line)
+    assert "--require-hashes" in hint and f"-r {req}" in hint and "--extra-index-url" not in hint, hint
+    simple = tmp_path / "index" / label / "simple"
+    dl = pip("download", "--no-deps", "--require-hashes", "--index-url", simple.as_uri(), "-r", str(req),
+             "-d", str(tmp_path / "dl"))
+    assert dl.returncode == 0, out(dl)
+    assert (tmp_path / "dl" / WHEEL.name).read_bytes() == WHEEL.read_bytes()
+
+
 # --------------------------------------------------------------------------
 # verify
 # --------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Per-kernel GPU time of one cuneb.radius call (torch.profiler), to see
+"""Per-kernel GPU time of one radius call (torch.profiler), to see
 where the time goes. Prints a table per size.
 
     python bench/profile_gpu.py [--sizes 1e6,1e7] [--k none|32]
@@ -12,7 +12,7 @@ import math
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-import cuneb
+from package import ext
 
 
 def main() -> None:
@@ -25,10 +25,10 @@ def main() -> None:
         x = torch.rand(n, 3, device="cuda")
         r = (32 * 3 / (4 * math.pi * n)) ** (1 / 3)
         for _ in range(2):
-            cuneb.radius(x, x, r, max_num_neighbors=k)
+            ext.radius(x, x, r, max_num_neighbors=k)
         torch.cuda.synchronize()
         with profile(activities=[ProfilerActivity.CUDA, ProfilerActivity.CPU]) as prof:
-            cuneb.radius(x, x, r, max_num_neighbors=k)
+            ext.radius(x, x, r, max_num_neighbors=k)
             torch.cuda.synchronize()
         print(f"== n={n} k={k}")
         print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=14, max_name_column_width=60))

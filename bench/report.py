@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import extconfig  # noqa: E402  (our name: the key of our rows in the result files)
+
+OURS = extconfig.load().name
 RESULTS = Path(__file__).resolve().parent / "results"
 README = Path(__file__).resolve().parent.parent / "README.md"
 BEGIN, END = "<!-- perf:begin (bench/report.py) -->", "<!-- perf:end -->"
-IMPLS = ["cuneb", "warp", "torch_cluster", "cdist"]
+IMPLS = [OURS, "warp", "torch_cluster", "cdist"]
 
 
 def gpu_rows() -> tuple[dict, list[dict]]:
     doc = json.loads((RESULTS / "gpu_bench.json").read_text())
     rows = [r for r in doc["results"] if "ms" in r]
-    for extra in ("gpu_bench_warp_1e7.json", "gpu_bench_cuneb_1e8.json"):
+    for extra in ("gpu_bench_warp_1e7.json", f"gpu_bench_{OURS}_1e8.json"):
         path = RESULTS / extra
         if path.exists():
             rows += [r for r in json.loads(path.read_text())["results"] if "ms" in r]
@@ -35,14 +40,14 @@ def gpu_table(doc: dict, rows: list[dict]) -> str:
     lines = [f"GPU: {doc['device']}, torch {doc['versions']['torch']}, {doc['date'][:10]}; "
              f"{doc['setup']}. Copy bandwidth {doc['copy_bandwidth_bytes_per_s'] / 1e12:.2f} TB/s.",
              "",
-             "| N | batched | " + " | ".join(IMPLS) + " | cuneb edges/s | cuneb % of roofline |",
+             "| N | batched | " + " | ".join(IMPLS) + f" | {OURS} edges/s | {OURS} % of roofline |",
              "|---|---|" + "---|" * len(IMPLS) + "---|---|"]
     for n in sizes:
         for batched in (False, True):
             cell = {r["impl"]: r for r in rows if r["n"] == n and r["batched"] == batched}
-            if "cuneb" not in cell:
+            if OURS not in cell:
                 continue
-            c = cell["cuneb"]
+            c = cell[OURS]
             times = [fmt_ms(cell[i]["ms"]) if i in cell else "–" for i in IMPLS]
             lines.append(f"| {n:.0e} | {'yes' if batched else 'no'} | " + " | ".join(times)
                          + f" | {c['edges_per_s'] / 1e9:.1f} G | {100 * c['roofline_fraction']:.1f} % |")
@@ -50,10 +55,10 @@ def gpu_table(doc: dict, rows: list[dict]) -> str:
 
 
 def agreement(rows: list[dict]) -> str:
-    """How the peers' edge sets compare with cuneb's (same inputs)."""
+    """How the peers' edge sets compare with ours (same inputs)."""
     parts = []
     for impl in IMPLS[1:]:
-        cmp = [(r["n"], r["vs_cuneb"]) for r in rows if r["impl"] == impl and "vs_cuneb" in r]
+        cmp = [(r["n"], r[f"vs_{OURS}"]) for r in rows if r["impl"] == impl and f"vs_{OURS}" in r]
         if not cmp:
             continue
         differ = sum(c["only_first"] + c["only_second"] for _, c in cmp)
@@ -61,7 +66,7 @@ def agreement(rows: list[dict]) -> str:
         sizes = ", ".join(f"{n:.0e}" for n, _ in cmp)
         parts.append(f"{impl} ({sizes}): " + ("identical edge sets" if differ == 0 else
                      f"{differ} pairs differ, all within {band:.1e}·r of the radius (rounding band)"))
-    return ("Edge sets against cuneb's on the same inputs — " + "; ".join(parts) + ". cuneb keeps a "
+    return (f"Edge sets against {OURS}'s on the same inputs — " + "; ".join(parts) + f". {OURS} keeps a "
             "pair when its float32 squared distance, summed in dimension order without FMA, is < r².")
 
 
@@ -72,10 +77,10 @@ def cpu_table() -> str:
     doc = json.loads(path.read_text())
     lines = [f"CPU: {doc['machine']['cpus']} cores, torch {doc['versions']['torch']}, "
              f"scipy {doc['versions']['scipy']}, {doc['date'][:10]}; {doc['setup']}.", "",
-             "| N | cuneb.radius_graph | cKDTree.query_pairs | cKDTree.sparse_distance_matrix |",
+             f"| N | {OURS}.radius_graph | cKDTree.query_pairs | cKDTree.sparse_distance_matrix |",
              "|---|---|---|---|"]
     for r in doc["results"]:
-        lines.append(f"| {r['n']:.0e} | {fmt_ms(r['cuneb_ms'])} | {fmt_ms(r['ckdtree_query_pairs_ms'])} "
+        lines.append(f"| {r['n']:.0e} | {fmt_ms(r[f'{OURS}_ms'])} | {fmt_ms(r['ckdtree_query_pairs_ms'])} "
                      f"({r['speedup_vs_query_pairs']:.2f}x) | {fmt_ms(r['ckdtree_sparse_distance_matrix_ms'])} "
                      f"({r['speedup_vs_sparse_distance_matrix']:.2f}x) |")
     return "\n".join(lines)

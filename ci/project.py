@@ -7,7 +7,6 @@ Every verb module takes a `Project` and uses `run()` / `log()` from here.
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import subprocess
 import sys

@@ -120,7 +120,15 @@ def torch_location(py: Python, version: str) -> str | None:
 
 
 def make_venv(proj: Project, py: Python, torch: str) -> Path:
+    """A venv with torch==`torch` and the test requirements. One made earlier
+    for the same interpreter, torch and requirements is reused (installing
+    torch takes 45-120 s); the wheel itself is force-reinstalled per run."""
     venv = proj.build_dir / "venvs" / f"{py.tag}-torch{torch}"
+    stamp = venv / ".factory-stamp"
+    want = json.dumps({"python": str(py.path), "torch": torch, "test": list(proj.test_requires)})
+    if stamp.is_file() and stamp.read_text() == want and (venv / "bin" / "python").exists():
+        log(f"reusing {venv} (torch {torch} and the test requirements are installed)")
+        return venv
     if venv.exists():
         shutil.rmtree(venv)
     venv.parent.mkdir(parents=True, exist_ok=True)
@@ -129,6 +137,7 @@ def make_venv(proj: Project, py: Python, torch: str) -> Path:
     res = run([*pip, f"torch=={torch}"])
     log(f"torch {torch} installed in {res.seconds:.0f} s")
     run([*pip, *proj.test_requires])
+    stamp.write_text(want)
     return venv
 
 

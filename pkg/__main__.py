@@ -40,12 +40,32 @@ def info() -> int:
         print(f"{key:<{width}}  {value}")
     for p in problems:
         print(f"problem: {p}", file=sys.stderr)
+    print(verdict(problems))
     return 1 if problems else 0
+
+
+def verdict(problems: list[str]) -> str:
+    """The one line that answers "will my GPU run these ops?"."""
+    if problems:
+        return f"verdict: CPU only: {problems[0]}"
+    if cuda_enabled and torch.cuda.is_available():
+        return "verdict: CUDA kernels usable on GPU 0" + (
+            f" (and {torch.cuda.device_count() - 1} more)" if torch.cuda.device_count() > 1 else "")
+    if not build_info["cuda"]:
+        why = "this is a CPU-only (+cpu) build"
+    elif torch.version.cuda is None:
+        why = f"torch {torch.__version__} is a CPU-only build"
+    elif not cuda_enabled:
+        why = "the CUDA library was not loaded (see the warning above)"
+    else:
+        why = "torch sees no GPU"
+    return f"verdict: CPU only: {why}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog=f"python -m {__package__}")
-    parser.add_argument("command", choices=["info"], help="print build and runtime facts")
+    parser.add_argument("command", nargs="?", default="info", choices=["info"],
+                        help="print build and runtime facts (the default)")
     parser.parse_args()
     return info()
 

@@ -43,18 +43,16 @@ import time
 
 import pytest
 from names import CONFIG, IMPORT, NAME
-from helpers import FACTORY_PYTHON, REPO, skip_module_without_factory
+from helpers import (FACTORY_PYTHON, REPO, can_make_namespaces, container_path_problem,
+                     skip_module_without_factory)
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
 
 skip_module_without_factory()
-if os.environ.get("EXT_CONTAINER_TESTS", "1") == "0":
-    pytest.skip("EXT_CONTAINER_TESTS=0: the podman + cibuildwheel run (~4.7 min from nothing, "
-                "~3.4 min with cached images) is switched off", allow_module_level=True)
-if not sys.platform.startswith("linux") or os.geteuid() != 0:
-    pytest.skip("needs Linux and root (rootful podman; apt-get installs it)", allow_module_level=True)
-if not shutil.which("podman") and not shutil.which("apt-get"):
-    pytest.skip("no podman and no apt-get to install it", allow_module_level=True)
+_problem = container_path_problem(dict(os.environ), os.geteuid(), sys.platform, shutil.which,
+                                  can_make_namespaces)
+if _problem:
+    pytest.skip(_problem, allow_module_level=True)
 
 TIMEOUT = 40 * 60
 

@@ -22,7 +22,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from helpers import FACTORY_PYTHON, REPO, skip_module_without_factory
+from helpers import (FACTORY_PYTHON, REPO, SMALL_GRAPH, clean_env, factory,
+                     need_git_checkout, out, pip, skip_module_without_factory)
 from names import IMPORT, NAME, CONFIG
 
 pytestmark = pytest.mark.slow
@@ -30,45 +31,8 @@ pytestmark = pytest.mark.slow
 skip_module_without_factory(also_needs="EXT_WHEEL")
 WHEEL = Path(os.environ["EXT_WHEEL"])
 
-# pip without the machine's pip.conf and PIP_* variables (extra indexes,
-# find-links): a closed index really is closed.
-CLOSED_PIP = {"PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-              "PIP_NO_CACHE_DIR": "1", "PIP_NO_INPUT": "1"}
-
-SMALL_GRAPH = """
-import torch, {name}
-x = torch.tensor([[0.0, 0.0], [0.5, 0.0], [3.0, 0.0]])
-edges = {name}.radius_graph(x, 1.0)
-assert edges.tolist() == [[1, 0], [0, 1]], edges
-assert hasattr(torch.ops.{name}, "radius_graph")
-print("ok", {name}.__file__)
-"""
-
-
-def clean_env(*, closed_pip: bool = False, **extra: str) -> dict[str, str]:
-    drop = ("TWINE_", "PIP_") if closed_pip else ("TWINE_",)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    env.update(CLOSED_PIP if closed_pip else {})
-    env.update(extra)
-    return env
-
-
-def factory(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([str(FACTORY_PYTHON), "-m", "ci", *args], cwd=REPO, env=env or clean_env(),
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def out(proc: subprocess.CompletedProcess) -> str:
-    return f"exit {proc.returncode}\n--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
-
-
 def wheel_version() -> str:
     return WHEEL.name.split("-")[1]
-
-
-def pip(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pip", *args], env=clean_env(closed_pip=True),
-                          capture_output=True, text=True, timeout=timeout)
 
 
 # --------------------------------------------------------------------------
@@ -322,24 +286,6 @@ def test_verify_fails_a_broken_wheel_naming_the_check(tmp_path, breakage, check)
 # --------------------------------------------------------------------------
 
 
-def need_git_checkout() -> None:
-    if subprocess.run(["git", "rev-parse", "--git-dir"], cwd=REPO, capture_output=True).returncode:
-        pytest.skip(f"{REPO} is not a git checkout")
-
-
-def copy_worktree(dst: Path) -> Path:
-    """The working tree as it is (tracked + untracked, not ignored files)."""
-    need_git_checkout()
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                           cwd=REPO, capture_output=True, check=True).stdout.decode().split("\0")
-    for rel in filter(None, files):
-        src = REPO / rel
-        if src.is_file():
-            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst / rel)
-    return dst
-
-
 def test_two_cpu_builds_of_one_commit_are_byte_identical(tmp_path):
     need_git_checkout()
     epoch = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=REPO, capture_output=True,
@@ -358,27 +304,3 @@ def test_two_cpu_builds_of_one_commit_are_byte_identical(tmp_path):
     assert wheels[0].name == wheels[1].name
     assert hashlib.sha256(a).hexdigest() == hashlib.sha256(b).hexdigest(), \
         f"{wheels[0]} and {wheels[1]} differ"
-
-
-def test_rename_lives_in_pyproject_only(tmp_path):
-    tree = copy_worktree(tmp_path / "tree")
-    pyproject = tree / "pyproject.toml"
-    text = pyproject.read_text()
-    assert 'name = "cuneb"' in text
-    pyproject.write_text(text.replace('name = "cuneb"', 'name = "nebtest"', 1))
-    res = factory("-C", str(tree), "build", "--backend", "host", "--cpu", env=clean_env(SOURCE_DATE_EPOCH="1700000000"))
-    assert res.returncode == 0, out(res)
-    built = list((tree / "dist").glob("nebtest-*.whl"))
-    assert len(built) == 1, out(res)
-    names = zipfile.ZipFile(built[0]).namelist()
-    assert "nebtest/libnebtest_cpu.so" in names and "nebtest/_build_info.json" in names, names
-    leftovers = [n for n in names if "cuneb" in n]
-    assert not leftovers, f"the old name survives in {leftovers}"
-    site = tmp_path / "site"
-    inst = pip("install", "--no-deps", "--target", str(site), str(built[0]))
-    assert inst.returncode == 0, out(inst)
-    run = subprocess.run([sys.executable, "-c", SMALL_GRAPH.format(name="nebtest")], cwd=tmp_path,
-                         env={**os.environ, "PYTHONPATH": str(site)}, capture_output=True, text=True,
-                         timeout=120)
-    assert run.returncode == 0 and run.stdout.startswith("ok"), out(run)
-    assert str(site) in run.stdout

@@ -3,15 +3,19 @@ the cause and the fix, never a bare loader error."""
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from helpers import describe, run_python
 from names import IMPORT, ext
 
 _loader = ext._loader
-from helpers import describe, run_python
 
 PKG = Path(ext.__file__).parent
 
@@ -92,3 +96,13 @@ def test_info_command(tmp_path):
     assert "package" in proc.stdout and ext.__version__ in proc.stdout, describe(proc)
     assert "stable ABI target torch>=2.10" in proc.stdout, describe(proc)
     assert "CUDA kernels" in proc.stdout, describe(proc)
+
+
+def test_bare_module_run_means_info_and_ends_with_a_verdict(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", IMPORT], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, describe(proc)
+    last = proc.stdout.strip().splitlines()[-1]
+    if torch.cuda.is_available() and ext.cuda_enabled:
+        assert last.startswith("verdict: CUDA kernels usable on GPU 0"), last
+    else:
+        assert re.fullmatch(r"verdict: CPU only: .+", last), last

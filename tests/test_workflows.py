@@ -99,7 +99,7 @@ def factory_facts() -> dict:
         "labels = [probe_label(proj, {proj.env_prefix + '_CPU_ONLY': '1'})]\n"
         "labels += [cuda_label(cuda)] if cuda else []\n"
         "print(json.dumps({'labels': labels, 'cuda': cuda, 'env_prefix': proj.env_prefix,\n"
-        "                  'import_name': proj.import_name,\n"
+        "                  'import_name': proj.import_name, 'normalized': proj.normalized,\n"
         "                  'torch_requires': metadata.requires('torch') or []}))\n"))
 
 
@@ -164,17 +164,21 @@ def test_step_scripts_are_valid_sh():
 
 def test_image_versions_are_torchs(factory_facts, wheels_yml):
     """The image's toolkit and cuDNN are the ones the pinned torch was built
-    with; its tag is the same in pyproject.toml and the workflow."""
+    with; it is named after the project (extconfig.py) everywhere, never
+    spelled in pyproject.toml, and the workflow's matrix tags it."""
     requires = factory_facts["torch_requires"]
     cuda = dockerfile_default("CUDA_VERSION")
     assert cuda == torch_pin(requires, "cuda-toolkit")
     assert dockerfile_default("CUDNN_VERSION") == torch_pin(requires, "nvidia-cudnn-cu13")
     assert ".".join(cuda.split(".")[:2]) == factory_facts["cuda"]
-    image = f"localhost/{factory_facts['import_name']}-manylinux-cuda:{cuda}"
     cfg = pyproject()["tool"]["cibuildwheel"]
-    assert cfg["manylinux-x86_64-image"] == cfg["manylinux-aarch64-image"] == image
+    assert not any(k.endswith("-image") for k in cfg), "the image name belongs to extconfig.py"
     job = wheels_yml["jobs"]["wheels"]
-    assert job["env"]["IMAGE"] == f"localhost/{factory_facts['import_name']}-manylinux-cuda:${{{{ matrix.cuda }}}}"
+    names = next(s for s in job["steps"] if s.get("name") == "Names from pyproject.toml")
+    assert names["run"] == ('echo "IMAGE=$(python3 extconfig.py image):${{ matrix.cuda }}" '
+                            '>> "$GITHUB_ENV"'), names
+    image = factory_python("import extconfig; print(extconfig.load().image)").strip()
+    assert image == f"localhost/{factory_facts['normalized']}-manylinux-cuda", image
     cudas = {i["cuda"] for i in job["strategy"]["matrix"]["include"] if "cuda" in i}
     assert cudas == {cuda}
 

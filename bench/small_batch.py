@@ -1,0 +1,168 @@
+"""Small-batch latency: the workloads atomistic GNNs and MD codes run (batches
+of small molecules, one small system), whole calls timed with CUDA events,
+median of --repeats, every implementation in the same run on the same inputs.
+
+  workloads  QM9-like 128 x 9-29 atoms r=5; MD17-like 32 x 9-21 r=5; OC20-like
+             32 x 60-100 r=6; 8 x 800-1200 r=6; one molecule of 20 atoms r=5
+             (coordinates in Angstrom at liquid-like density, 0.1 atoms/A^3)
+  peers      torch-cluster's radius (if built with bench/build_torch_cluster.py
+             and --torch-cluster-lib given), dense batched cdist
+  --profile  also writes the CUDA API and kernel timeline of one small call
+             (torch.profiler) to show where the microseconds go
+
+    python bench/small_batch.py --out bench/results/small_batch.json [--torch-cluster-lib SO]
+Also times the CPU path for the one-molecule case (the same call on CPU tensors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import statistics
+import time
+
+import torch
+from package import NAME, ext
+
+WORKLOADS = [  # name, molecules, atoms (min, max), cutoff
+    ("QM9-like", 128, (9, 29), 5.0),
+    ("MD17-like", 32, (9, 21), 5.0),
+    ("OC20-like", 32, (60, 100), 6.0),
+    ("8 x 1000", 8, (800, 1200), 6.0),
+    ("one molecule", 1, (20, 20), 5.0),
+]
+DENSITY = 0.1  # atoms per cubic Angstrom, about liquid water's
+
+
+def make_batch(molecules: int, atoms: tuple[int, int], seed: int, device: str):
+    g = torch.Generator().manual_seed(seed)
+    sizes = torch.randint(atoms[0], atoms[1] + 1, (molecules,), generator=g)
+    pos, batch = [], []
+    for i, n in enumerate(sizes.tolist()):
+        side = (n / DENSITY) ** (1 / 3)
+        pos.append(torch.rand(n, 3, generator=g) * side)
+        batch.append(torch.full((n,), i, dtype=torch.long))
+    return torch.cat(pos).to(device), torch.cat(batch).to(device)
+
+
+def ours(pos, batch, r):
+    return ext.radius_graph(pos, r, batch, max_num_neighbors=None)
+
+
+def dense_cdist(pos, batch, r):
+    """Padded [B, M, M] distances, the usual dense alternative."""
+    counts = torch.bincount(batch)
+    b, m = counts.numel(), int(counts.max())
+    start = torch.cumsum(counts, 0) - counts
+    slot = torch.arange(pos.shape[0], device=pos.device) - start[batch]
+    dense = pos.new_full((b, m, 3), float("inf"))
+    dense[batch, slot] = pos
+    keep = torch.cdist(dense, dense) < r
+    keep &= ~torch.eye(m, dtype=torch.bool, device=pos.device)
+    mol, i, j = keep.nonzero(as_tuple=True)
+    return torch.stack([start[mol] + j, start[mol] + i])
+
+
+def torch_cluster(pos, batch, r):
+    # torch_cluster.radius_cuda(x, y, ptr_x, ptr_y, r, max_num_neighbors): (row y, col x)
+    counts = torch.bincount(batch)
+    ptr = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+    row, col = torch.ops.torch_cluster.radius_cuda(pos, pos, ptr, ptr, r, pos.shape[0] + 1)
+    keep = row != col
+    return torch.stack([col[keep], row[keep]])
+
+
+def edge_set(e: torch.Tensor) -> set:
+    return set(map(tuple, e.t().tolist()))
+
+
+def timed_cuda(fn, repeats: int) -> float:
+    for _ in range(5):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) * 1e3)
+    return statistics.median(times)
+
+
+def timed_cpu(fn, repeats: int) -> float:
+    for _ in range(20):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e6)
+    return statistics.median(times)
+
+
+def profile_one(pos, batch, r) -> list[dict]:
+    from torch.profiler import ProfilerActivity, profile
+
+    for _ in range(5):
+        ours(pos, batch, r)
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        ours(pos, batch, r)
+        torch.cuda.synchronize()
+    rows = []
+    for e in sorted(prof.events(), key=lambda e: e.time_range.start):
+        rows.append({"name": e.name, "start_us": e.time_range.start, "us": e.time_range.elapsed_us(),
+                     "device": str(e.device_type).split(".")[-1]})
+    t0 = rows[0]["start_us"] if rows else 0
+    for row in rows:
+        row["start_us"] -= t0
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", required=True)
+    p.add_argument("--repeats", type=int, default=200)
+    p.add_argument("--torch-cluster-lib", help="the .so bench/build_torch_cluster.py built")
+    p.add_argument("--profile", action="store_true")
+    args = p.parse_args()
+    impls = {NAME: ours, "dense_cdist": dense_cdist}
+    if args.torch_cluster_lib:
+        torch.ops.load_library(args.torch_cluster_lib)
+        impls["torch_cluster"] = torch_cluster
+    results = []
+    for i, (name, molecules, atoms, r) in enumerate(WORKLOADS):
+        pos, batch = make_batch(molecules, atoms, seed=i, device="cuda")
+        reference = edge_set(ours(pos, batch, r))
+        row = {"workload": name, "atoms": pos.shape[0], "molecules": molecules, "r": r,
+               "edges": len(reference), "us": {}, "same_edges": {}}
+        for impl, fn in impls.items():
+            row["same_edges"][impl] = edge_set(fn(pos, batch, r)) == reference
+            row["us"][impl] = timed_cuda(lambda: fn(pos, batch, r), args.repeats)
+        if name == "one molecule":
+            cpu_pos, cpu_batch = pos.cpu(), batch.cpu()
+            row["cpu_us"] = {NAME: timed_cpu(lambda: ours(cpu_pos, cpu_batch, r), args.repeats)}
+        results.append(row)
+        print(json.dumps(row), flush=True)
+    doc = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "device": torch.cuda.get_device_name(),
+        "machine": {"host": platform.node(), "cpus": torch.get_num_threads()},
+        "versions": {"torch": torch.__version__, NAME: ext.__version__, "cuda": torch.version.cuda},
+        "setup": f"CUDA events around the whole call, median of {args.repeats}; radius_graph without "
+                 "a neighbour cap, no self-loops; edge sets compared with ours",
+        "results": results,
+    }
+    if args.profile:
+        pos, batch = make_batch(1, (20, 20), seed=99, device="cuda")
+        doc["profile_one_molecule"] = profile_one(pos, batch, 5.0)
+    with open(args.out, "w") as f:
+        json.dump(doc, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,5 +1,5 @@
-"""Fixed-radius neighbour search for PyTorch: radius and radius_graph on CPU
-and CUDA, a drop-in for torch-cluster's functions (see ops.py)."""
+"""Neighbour search for PyTorch: radius, radius_graph, knn and knn_graph on
+CPU and CUDA, a drop-in for torch-cluster's functions (see ops.py)."""
 
 from importlib import resources as _resources
 
@@ -12,9 +12,9 @@ __version__ = build_info["version"]
 cuda_enabled = _loader.load_libraries(build_info)
 _fake.register(build_info["ops_namespace"])
 
-from .ops import radius, radius_graph  # noqa: E402
+from .ops import knn, knn_graph, radius, radius_graph  # noqa: E402
 
 #: For CMake: find_package(<name>) with CMAKE_PREFIX_PATH set to this.
 cmake_prefix_path = str(_resources.files(__name__).joinpath("share", "cmake"))
 
-__all__ = ["radius", "radius_graph", "build_info", "cuda_enabled", "cmake_prefix_path"]
+__all__ = ["radius", "radius_graph", "knn", "knn_graph", "build_info", "cuda_enabled", "cmake_prefix_path"]

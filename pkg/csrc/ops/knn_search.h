@@ -89,12 +89,14 @@ struct KnnGrid {
   bool ignore_same_index;
 };
 
-// Offers every x of the query's cell, then of the rings of cells around it
+// Offers the x of the query's cell, then of the rings of cells around it
 // (Chebyshev distance R = 1, 2, ... in cells) to `top`, until top holds its
-// cap and no unsearched cell can hold a point nearer than its worst: the
-// distance from q to the searched box, shrunk by a margin far larger than
-// any rounding in cell assignment and in the distance itself. q is query qi
-// of batch b.
+// cap and no unsearched cell can hold a point nearer than its worst. Once top
+// is full, rows and cells whose box is farther than its worst are skipped.
+// Every "farther" test uses a lower bound on the computed distance: the
+// distance from q to the box, shrunk by a margin far larger than any
+// rounding in cell assignment and in the distance itself, so a skipped point
+// could never have entered top (not even by a tie). q is query qi of batch b.
 template <int DIM, typename acc_t, typename start_t>
 EXT_HD void grid_knn(const KnnGrid<acc_t, start_t>& s, const acc_t* q, int64_t qi, int64_t b,
                      TopK<acc_t>& top) {
@@ -102,9 +104,27 @@ EXT_HD void grid_knn(const KnnGrid<acc_t, start_t>& s, const acc_t* q, int64_t q
   const GridSpec& g = s.g;
   const int64_t stride = DIM > 0 ? DIM : s.dim;
   int64_t c[kMaxGridDims];
-  for (int d = 0; d < kMaxGridDims; ++d) c[d] = d < g.gdim ? g.coord(double(q[d]), d) : 0;
+  double qd[kMaxGridDims], slack[kMaxGridDims];
   const double cell = 1.0 / g.inv_cell;  // inf when the grid is one cell
+  for (int d = 0; d < kMaxGridDims; ++d) {
+    c[d] = d < g.gdim ? g.coord(double(q[d]), d) : 0;
+    qd[d] = d < g.gdim ? double(q[d]) : 0.0;
+    slack[d] = d < g.gdim ? 1e-6 * cell + 1e-12 * (fabs(qd[d]) + fabs(g.lo[d])) : 0.0;
+  }
   const double tiny = sizeof(acc_t) == 4 ? 1e-37 : 1e-300;  // below the smallest normal d2 steps
+  // True if a point at squared distance >= dist2 (a lower bound, in double)
+  // can no longer enter top. NaN bounds never prune.
+  auto beyond = [&](double dist2) {
+    return top.full() && double(top.worst()) < dist2 * (1.0 - 1e-4) - tiny;
+  };
+  // Squared gap between q and the slab of cells cd along dim d (0 inside it).
+  auto gap2 = [&](int d, int64_t cd) {
+    if (d >= g.gdim) return 0.0;
+    const double a = g.lo[d] + double(cd) * cell, e = a + cell;
+    double t = qd[d] < a ? a - qd[d] : (qd[d] > e ? qd[d] - e : 0.0);
+    t -= slack[d];
+    return t > 0 ? t * t : 0.0;  // NaN -> 0
+  };
   auto visit = [&](int64_t first_key, int64_t last_key) {
     const start_t end = s.start[last_key + 1];
     for (start_t j = s.start[first_key]; j < end; ++j) {
@@ -123,9 +143,13 @@ EXT_HD void grid_knn(const KnnGrid<acc_t, start_t>& s, const acc_t* q, int64_t q
     }
     // Ring R: the cells of the box [c - R, c + R] not in the box of R - 1.
     // Along dim 0 keys are consecutive: a row on the ring's outside in dims
-    // 1/2 is one key run, an inner row only its two end cells.
+    // 1/2 is one key run (it contains q's column: no gap along dim 0), an
+    // inner row only its two end cells.
     for (int64_t c2 = lo[2]; c2 <= hi[2]; ++c2) {
+      const double g2 = gap2(2, c2);
       for (int64_t c1 = lo[1]; c1 <= hi[1]; ++c1) {
+        const double row2 = g2 + gap2(1, c1);
+        if (beyond(row2)) continue;
         int64_t k[kMaxGridDims] = {lo[0], c1, c2};
         const bool inner = R > 0 && c1 - c[1] < R && c[1] - c1 < R && c2 - c[2] < R && c[2] - c2 < R;
         if (!inner) {
@@ -133,13 +157,9 @@ EXT_HD void grid_knn(const KnnGrid<acc_t, start_t>& s, const acc_t* q, int64_t q
           visit(first, first + (hi[0] - lo[0]));
           continue;
         }
-        if (c[0] - R >= 0) {
-          k[0] = c[0] - R;
-          const int64_t key = g.key(b, k);
-          visit(key, key);
-        }
-        if (c[0] + R <= g.size[0] - 1) {
-          k[0] = c[0] + R;
+        for (int side = 0; side < 2; ++side) {
+          k[0] = side == 0 ? c[0] - R : c[0] + R;
+          if (k[0] < 0 || k[0] > g.size[0] - 1 || beyond(row2 + gap2(0, k[0]))) continue;
           const int64_t key = g.key(b, k);
           visit(key, key);
         }
@@ -152,20 +172,18 @@ EXT_HD void grid_knn(const KnnGrid<acc_t, start_t>& s, const acc_t* q, int64_t q
     double bound = INFINITY;
     bool ok = true;
     for (int d = 0; d < g.gdim; ++d) {
-      const double qd = double(q[d]);
-      const double slack = 1e-6 * cell + 1e-12 * (fabs(qd) + fabs(g.lo[d]));
       if (lo[d] > 0) {
-        const double side = qd - (g.lo[d] + double(lo[d]) * cell) - slack;
+        const double side = qd[d] - (g.lo[d] + double(lo[d]) * cell) - slack[d];
         ok = ok && side == side;
         if (side < bound) bound = side;
       }
       if (hi[d] < g.size[d] - 1) {
-        const double side = (g.lo[d] + double(hi[d] + 1) * cell) - qd - slack;
+        const double side = (g.lo[d] + double(hi[d] + 1) * cell) - qd[d] - slack[d];
         ok = ok && side == side;
         if (side < bound) bound = side;
       }
     }
-    if (ok && bound > 0 && double(top.worst()) < bound * bound * (1.0 - 1e-4) - tiny) return;
+    if (ok && bound > 0 && beyond(bound * bound)) return;
   }
 }
 

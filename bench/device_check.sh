@@ -5,16 +5,19 @@
 #   info  - build vs runtime facts (torch, CUDA, GPU arch coverage)
 #   tests - the whole pytest suite, CUDA tests included
 #   fuzz  - >= 2,000 generated good/bad cases, CUDA vs CPU (bench/fuzz_cuda.py)
+#   fuzz_knn - the same for knn / knn_graph (fuzz_cuda.py --op knn)
 #   sanitizer - compute-sanitizer memcheck, racecheck, initcheck over the
-#           CUDA tests and a fuzz run
+#           CUDA tests and a fuzz run of each op family
 #   cpp   - the C++ example (TorchScript + AOTInductor, no Python) on CUDA
 #   bench - bench/gpu_bench.py (peers are used if importable)
+#   knn_bench - bench/knn_bench.py --part gpu (torch-cluster if KNN_BENCH_ARGS
+#           names --torch-cluster-lib, see bench/build_torch_cluster.py)
 # Results land in OUTDIR; a summary line per step goes to OUTDIR/summary.txt.
 #
 #   bench/device_check.sh WHEEL OUTDIR [steps...]   (default: all steps)
 set -uo pipefail
 wheel=$(realpath "$1"); out=$(realpath -m "$2"); shift 2
-steps=${*:-info tests fuzz sanitizer cpp bench}
+steps=${*:-info tests fuzz fuzz_knn sanitizer cpp bench knn_bench}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 py=${PYTHON:-python3}
 mkdir -p "$out"
@@ -39,15 +42,19 @@ for s in $steps; do
     info) step info $py -m cuneb info ;;
     tests) step tests env HYPOTHESIS_PROFILE=gpu $py -m pytest "$repo/tests" -q -rs -p no:cacheprovider -m "not slow" ;;
     fuzz) step fuzz $py "$repo/bench/fuzz_cuda.py" --cases 2500 --out "$out/fuzz.json" ;;
+    fuzz_knn) step fuzz_knn $py "$repo/bench/fuzz_cuda.py" --op knn --cases 2500 --out "$out/fuzz_knn.json" ;;
     sanitizer)
       for tool in memcheck racecheck initcheck; do
         step "sanitizer_$tool" sanitize $tool $py "$repo/bench/fuzz_cuda.py" --cases 150 --seed 7 \
           --out "$out/fuzz_$tool.json"
+        step "sanitizer_${tool}_knn" sanitize $tool $py "$repo/bench/fuzz_cuda.py" --op knn --cases 150 \
+          --seed 7 --out "$out/fuzz_knn_$tool.json"
       done
       step sanitizer_tests sanitize memcheck $py -m pytest "$repo/tests" -q -p no:cacheprovider -x -k cuda
       ;;
     cpp) step cpp $py "$repo/examples/cpp/check.py" "$(mktemp -d)" --device cuda ;;
     bench) step bench $py "$repo/bench/gpu_bench.py" --out "$out/gpu_bench.json" ${BENCH_ARGS:-} ;;
+    knn_bench) step knn_bench $py "$repo/bench/knn_bench.py" --part gpu --out "$out/knn_bench.json" ${KNN_BENCH_ARGS:-} ;;
     *) echo "unknown step $s" | tee -a "$summary" ;;
   esac
 done

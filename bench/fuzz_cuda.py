@@ -1,11 +1,13 @@
 """Seeded fuzzing of the CUDA kernels against the CPU kernels.
 
-For each generated case (good or bad input, both ops): the CUDA result must
-equal the CPU result exactly, or both must raise RuntimeError with the same
-message. Any other outcome (a crash, an illegal address, a mismatch) fails.
-Writes a JSON summary (cases, mismatches, seconds) to --out.
+For each generated case (good or bad input): the CUDA result must equal the
+CPU result exactly, or both must raise RuntimeError with the same message.
+Any other outcome (a crash, an illegal address, a mismatch) fails. --op picks
+the family: radius (radius + radius_graph, the default) or knn (knn +
+knn_graph). Writes a JSON summary (cases, mismatches, seconds) to --out.
 
     python bench/fuzz_cuda.py --cases 2000 --out fuzz.json
+    python bench/fuzz_cuda.py --op knn --cases 2500 --out fuzz_knn.json
 """
 
 from __future__ import annotations
@@ -111,6 +113,75 @@ def bad_case(rng: random.Random) -> tuple[str, tuple, dict]:
     return "radius", (x, y, r), kwargs
 
 
+def knn_good_case(rng: random.Random) -> tuple[str, tuple, dict]:
+    dim = rng.choice([1, 2, 3, 3, 3, 4, 16, 64])
+    dtype = rng.choice(DTYPES)
+    nx, ny = rng.choice([0, 1, 7, 50, 300, 2000]), rng.choice([0, 1, 9, 64, 300, 2000])
+    k = rng.choice([1, 2, 5, 16, 32, 33, 100])  # > 32: the scratch-buffer path on CUDA
+    cosine = rng.random() < 0.2
+    op = rng.choice(["knn", "knn_graph"])
+    x = points(rng, nx, dim, dtype)
+    if rng.random() < 0.2 and dim > 1:
+        x = x.t().contiguous().t()  # non-contiguous
+    max_id = rng.choice([0, 1, 3, 20])
+    use_batch = rng.random() < 0.5
+    if op == "knn_graph":
+        batch = sorted_batch(rng, nx, max_id) if use_batch else None
+        kwargs = dict(batch=batch, loop=rng.random() < 0.5, cosine=cosine,
+                      flow=rng.choice(["source_to_target", "target_to_source"]))
+        return op, (x, k), kwargs
+    y = points(rng, ny, dim, dtype)
+    kwargs = dict(batch_x=sorted_batch(rng, nx, max_id) if use_batch and rng.random() < 0.9 else None,
+                  batch_y=sorted_batch(rng, ny, max_id) if use_batch else None, cosine=cosine)
+    return op, (x, y, k), kwargs
+
+
+def knn_bad_case(rng: random.Random) -> tuple[str, tuple, dict]:
+    x = torch.rand(100, 3)
+    y = torch.rand(40, 3)
+    bad = rng.choice(["nan_x", "inf_y", "unsorted", "negative", "k0", "kneg", "bsize", "dtype",
+                      "mixed", "dims", "blen", "rank", "flow", "sparse", "nan_cosine"])
+    kwargs: dict = {}
+    k = 4
+    if bad == "nan_x":
+        x[rng.randrange(100), rng.randrange(3)] = float("nan")
+    elif bad == "inf_y":
+        y[rng.randrange(40), 0] = float("inf")
+    elif bad == "nan_cosine":
+        x[rng.randrange(100), 1] = float("nan")
+        kwargs["cosine"] = True
+    elif bad == "unsorted":
+        kwargs["batch_x"] = torch.randint(0, 4, (100,))
+        kwargs["batch_x"][0], kwargs["batch_x"][1] = 3, 0
+    elif bad == "negative":
+        kwargs["batch_y"] = torch.full((40,), -1, dtype=torch.long)
+    elif bad == "k0":
+        k = 0
+    elif bad == "kneg":
+        k = -3
+    elif bad == "bsize":
+        kwargs["batch_x"] = torch.full((100,), 5, dtype=torch.long)
+        kwargs["batch_size"] = 2
+    elif bad == "dtype":
+        x = x.long()
+    elif bad == "mixed":
+        y = y.double()
+    elif bad == "dims":
+        y = torch.rand(40, 2)
+    elif bad == "blen":
+        kwargs["batch_x"] = torch.zeros(99, dtype=torch.long)
+    elif bad == "rank":
+        x = x[None]
+    elif bad == "flow":
+        return "knn_graph", (x, k), {"flow": "sideways"}
+    else:
+        kwargs["batch_x"] = torch.full((100,), 10**12, dtype=torch.long)
+    return "knn", (x, y, k), kwargs
+
+
+CASES = {"radius": (good_case, bad_case), "knn": (knn_good_case, knn_bad_case)}
+
+
 def to(args, kwargs, device):
     move = lambda v: v.to(device) if isinstance(v, torch.Tensor) else v  # noqa: E731
     return tuple(move(a) for a in args), {k: move(v) for k, v in kwargs.items()}
@@ -129,13 +200,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="fuzz_cuda.json")
     ap.add_argument("--device", default="cuda")
+    ap.add_argument("--op", choices=sorted(CASES), default="radius", help="which op family")
     a = ap.parse_args()
+    good, bad = CASES[a.op]
     rng = random.Random(a.seed)
     torch.manual_seed(a.seed)
     stats = {"cases": 0, "good": 0, "bad": 0, "equal": 0, "same_error": 0, "mismatches": []}
     start = time.perf_counter()
     for i in range(a.cases):
-        op, args, kwargs = bad_case(rng) if rng.random() < 0.25 else good_case(rng)
+        op, args, kwargs = bad(rng) if rng.random() < 0.25 else good(rng)
         fn = getattr(cuneb, op)
         ref = outcome(fn, *to(args, kwargs, "cpu"))
         got = outcome(fn, *to(args, kwargs, a.device))
@@ -153,9 +226,10 @@ def main() -> None:
     stats["device"] = torch.cuda.get_device_name() if a.device == "cuda" else "cpu"
     stats["torch"] = torch.__version__
     stats["cuneb"] = cuneb.__version__
+    stats["op"] = a.op
     with open(a.out, "w") as f:
         json.dump(stats, f, indent=2)
-    print(f"fuzz: {stats['cases']} cases ({stats['good']} good, {stats['bad']} bad): "
+    print(f"fuzz ({a.op}): {stats['cases']} cases ({stats['good']} good, {stats['bad']} bad): "
           f"{stats['equal']} equal, {stats['same_error']} same error, "
           f"{len(stats['mismatches'])} mismatches in {stats['seconds']} s")
     for m in stats["mismatches"][:5]:

@@ -1,5 +1,5 @@
-"""Fixed-radius neighbour search for PyTorch: radius and radius_graph on CPU
-and CUDA, a drop-in for torch-cluster's functions (see ops.py)."""
+"""Neighbour search for PyTorch: radius, radius_graph, knn and knn_graph on
+CPU and CUDA, a drop-in for torch-cluster's functions (see ops.py)."""
 
 from importlib import resources as _resources
 

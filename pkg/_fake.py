@@ -1,5 +1,7 @@
 """Fake (meta) kernels so torch.compile and torch.export can trace the ops:
-a data-dependent output size is an unbacked symbolic size.
+a data-dependent output size is an unbacked symbolic size; knn and
+knn_graph without batch vectors have a static one (every query keeps
+min(k, candidates)).
 
 They run where the real kernels never do (meta and fake tensors), so they
 repeat the real kernels' checks of devices and dtypes, with the same text as
@@ -72,3 +74,27 @@ def _radius_graph(op, x, r, batch=None, loop=False, max_num_neighbors=32,
                   flow="source_to_target", batch_size=None):
     check_batch_device(op, "batch", batch, x, "x")
     return _edges_like(x)
+
+
+def _edges(x: torch.Tensor, queries, kept) -> torch.Tensor:
+    return x.new_empty((2, queries * torch.sym_max(0, kept)), dtype=torch.long)
+
+
+@fake("knn")
+def _knn(op, x, y, k, batch_x=None, batch_y=None, cosine=False, batch_size=None):
+    check_same_kind(op, x, y)
+    check_batch_device(op, "batch_x", batch_x, x, "x")
+    check_batch_device(op, "batch_y", batch_y, y, "y")
+    if batch_x is not None or batch_y is not None:
+        return _edges_like(x)
+    return _edges(x, y.shape[0], torch.sym_min(k, x.shape[0]))
+
+
+@fake("knn_graph")
+def _knn_graph(op, x, k, batch=None, loop=False, flow="source_to_target", cosine=False,
+               batch_size=None):
+    check_batch_device(op, "batch", batch, x, "x")
+    if batch is not None:
+        return _edges_like(x)
+    n = x.shape[0]
+    return _edges(x, n, torch.sym_min(k, n if loop else n - 1))

@@ -1,4 +1,5 @@
-"""Brute-force reference for ext.radius / ext.radius_graph in plain torch.
+"""Brute-force references for cuneb.radius / radius_graph / knn / knn_graph in
+plain torch.
 
 It states the documented semantics as directly as possible, so the package's
 kernels can be compared with it bit for bit (torch.equal):
@@ -10,7 +11,11 @@ kernels can be compared with it bit for bit (torch.equal):
 * an edge (i, j) needs batch_y[i] == batch_x[j], dist2 < r*r (strict), and
   i != j when ignore_same_index;
 * max_num_neighbors=k keeps, per query i, the k smallest (dist2, j);
-* output [2, E] int64 sorted by i, then j.
+* output [2, E] int64 sorted by i, then j;
+* knn: per query i, the k smallest (distance, j) of its batch segment,
+  output sorted by i, then (distance, j); cosine distance
+  1 - dot / (sqrt(|x|^2) * sqrt(|y|^2)), dot and norms summed in dimension
+  order, 1 where the denominator is not > 0 or the result is NaN.
 
 Everything runs on the CPU (CUDA inputs are copied); memory is O(N * M).
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+import numpy as np
 import torch
 
 
@@ -90,4 +96,68 @@ def radius_graph_ref(
 ) -> torch.Tensor:
     assert flow in ("source_to_target", "target_to_source")
     e = radius_ref(x, x, r, batch, batch, max_num_neighbors, ignore_same_index=not loop)
+    return e.flip(0) if flow == "source_to_target" else e
+
+
+def _sqrt(t: torch.Tensor) -> torch.Tensor:
+    """Correctly rounded square roots (numpy's are the hardware's; torch's
+    vectorised float32 sqrt can be 1 ulp off)."""
+    return torch.from_numpy(np.sqrt(t.numpy()))
+
+
+def pair_cosine(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """[M, N] cosine distances (y rows, x columns), rounded like the kernels."""
+    x, y = _points(x), _points(y)
+    acc = acc_dtype(x.dtype)
+    xa, ya = x.to(acc), y.to(acc)
+    dot = torch.zeros(ya.shape[0], xa.shape[0], dtype=acc)
+    nx2 = torch.zeros(xa.shape[0], dtype=acc)
+    ny2 = torch.zeros(ya.shape[0], dtype=acc)
+    for d in range(xa.shape[1]):
+        dot = dot + xa[:, d].unsqueeze(0) * ya[:, d].unsqueeze(1)
+        nx2 = nx2 + xa[:, d] * xa[:, d]
+        ny2 = ny2 + ya[:, d] * ya[:, d]
+    denom = _sqrt(ny2).unsqueeze(1) * _sqrt(nx2).unsqueeze(0)
+    dist = 1 - dot / denom
+    one = torch.ones((), dtype=acc)
+    return torch.where((denom > 0) & ~torch.isnan(dist), dist, one)
+
+
+def knn_ref(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    k: int,
+    batch_x: Optional[torch.Tensor] = None,
+    batch_y: Optional[torch.Tensor] = None,
+    cosine: bool = False,
+    ignore_same_index: bool = False,
+) -> torch.Tensor:
+    """[2, E] (index into y, index into x): each y's k nearest x of its segment."""
+    x, y = _points(x), _points(y)
+    n, m = x.shape[0], y.shape[0]
+    if n == 0 or m == 0:
+        return torch.empty(2, 0, dtype=torch.long)
+    d = pair_cosine(x, y) if cosine else pair_dist2(x, y)
+    ok = _batch(batch_y, m).unsqueeze(1) == _batch(batch_x, n).unsqueeze(0)
+    if ignore_same_index:
+        ok &= torch.arange(m).unsqueeze(1) != torch.arange(n).unsqueeze(0)
+    rows, cols = [], []
+    for i in range(m):
+        j = ok[i].nonzero().flatten()  # ascending j: a stable sort keeps ties in index order
+        order = torch.sort(d[i, j], stable=True).indices[:k]
+        rows.append(torch.full((order.numel(),), i, dtype=torch.long))
+        cols.append(j[order])
+    return torch.stack([torch.cat(rows), torch.cat(cols)])
+
+
+def knn_graph_ref(
+    x: torch.Tensor,
+    k: int,
+    batch: Optional[torch.Tensor] = None,
+    loop: bool = False,
+    flow: str = "source_to_target",
+    cosine: bool = False,
+) -> torch.Tensor:
+    assert flow in ("source_to_target", "target_to_source")
+    e = knn_ref(x, x, k, batch, batch, cosine, ignore_same_index=not loop)
     return e.flip(0) if flow == "source_to_target" else e

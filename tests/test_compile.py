@@ -1,5 +1,6 @@
-"""torch.library.opcheck on both ops, and torch.compile(fullgraph=True) over
-code that uses their data-dependent-size output."""
+"""torch.library.opcheck on every op, torch.compile(fullgraph=True) over code
+that uses their (data-dependent or static) size output, and torch.export of
+knn / knn_graph."""
 
 from __future__ import annotations
 
@@ -119,3 +120,91 @@ def test_compile_with_bincount(device):
         expected = fn(x, y)
         assert torch.equal(expected[0].cpu(), radius_ref(x, y, 0.15, None, None, None))
         _assert_same_outputs(compiled(x, y), expected)
+
+
+# --------------------------------------------------------------------------
+# knn / knn_graph
+# --------------------------------------------------------------------------
+
+
+def _knn_samples(device):
+    x = _points(60, device=device)
+    y = _points(20, device=device, seed=1)
+    bx = (torch.arange(60) // 25).to(device)  # ids 0, 1, 2
+    by = (torch.arange(20) // 10 * 2).to(device)  # ids 0, 2
+    return {
+        "defaults": (x, y, 4),
+        "batch": (x, y, 4, bx, by),
+        "all_args": (x, y, 30, bx, by, True, 4),
+        "k_beyond_x": (x[:3], y, 5),
+        "float64_1d": (x[:, 0].double(), y[:, 0].double(), 2),
+        "float16_16d": (_points(40, 16, torch.float16, device), _points(7, 16, torch.float16, device, 2), 3),
+        "empty_y": (x, y[:0], 3, bx, by[:0]),
+    }
+
+
+def _knn_graph_samples(device):
+    x = _points(60, device=device)
+    batch = (torch.arange(60) // 25 * 2).to(device)  # ids 0, 2, 4
+    return {
+        "defaults": (x, 5),
+        "batch_loop": (x, 5, batch, True),
+        "all_args": (x, 40, batch, False, "target_to_source", True, 5),
+        "bfloat16_1d": (x[:, 0].bfloat16(), 3, batch, False),
+        "empty": (x[:0], 3, batch[:0], True),
+        "one_point": (x[:1], 3),
+    }
+
+
+@pytest.mark.parametrize("sample", list(_knn_samples("cpu")))
+def test_opcheck_knn(device, sample):
+    torch.library.opcheck(torch.ops.cuneb.knn.default, _knn_samples(device)[sample])
+
+
+@pytest.mark.parametrize("sample", list(_knn_graph_samples("cpu")))
+def test_opcheck_knn_graph(device, sample):
+    torch.library.opcheck(torch.ops.cuneb.knn_graph.default, _knn_graph_samples(device)[sample])
+
+
+def knn_features(x, batch):
+    """knn_graph (data-dependent size with a batch, static without), then
+    message passing on its output: mean neighbour offset per node."""
+    edges = cuneb.knn_graph(x, 6, batch, loop=False)
+    src, dst = edges[0], edges[1]
+    agg = torch.zeros_like(x).index_add(0, dst, x[src] - x[dst])
+    near = cuneb.knn(x, x[:50], 3)  # static size: 50 * 3
+    return edges, agg / 6, near, near.shape[1] + edges.shape[1]
+
+
+@pytest.mark.parametrize("with_batch", [False, True])
+def test_compile_fullgraph_knn(device, with_batch):
+    torch._dynamo.reset()
+    counter = torch._dynamo.testing.CompileCounterWithBackend("aot_eager")
+    compiled = torch.compile(knn_features, fullgraph=True, backend=counter)
+    for n, seed in [(500, 0), (800, 1)]:
+        x = _points(n, device=device, seed=seed)
+        batch = (torch.arange(n) * 3 // n).to(device) if with_batch else None
+        expected = knn_features(x, batch)
+        _assert_same_outputs(compiled(x, batch), expected)
+    assert 1 <= counter.frame_count <= 2
+    assert all("cuneb.knn_graph" in g.code and "cuneb.knn" in g.code for g in counter.graphs)
+
+
+class KnnModule(torch.nn.Module):
+    def forward(self, x, batch):
+        edges = cuneb.knn_graph(x, 8, batch, flow="target_to_source")
+        plain = cuneb.knn(x, x[:10], 4, cosine=True)
+        return edges, plain
+
+
+def test_export_knn(device):
+    x = _points(300, device=device)
+    batch = (torch.arange(300) // 100).to(device)
+    ep = torch.export.export(KnnModule(), (x, batch))
+    assert "cuneb.knn_graph" in str(ep.graph) and "cuneb.knn" in str(ep.graph)
+    x2 = _points(300, device=device, seed=3)
+    got, expected = ep.module()(x2, batch), KnnModule()(x2, batch)
+    assert all(torch.equal(g, e) for g, e in zip(got, expected))
+    # Without a batch vector the edge count is static: 300 * 8.
+    ep = torch.export.export(KnnModule(), (x, None))
+    assert ep.module()(x2, None)[0].shape == (2, 2400)

@@ -1,6 +1,7 @@
 """Every kind of bad input raises RuntimeError with a message that starts with
 the op's name and names the problem, through the Python functions and through
-torch.ops directly (and from inside TorchScript)."""
+torch.ops directly (and from inside TorchScript); radius, radius_graph, knn
+and knn_graph."""
 
 from __future__ import annotations
 
@@ -194,6 +195,120 @@ def test_device_mismatch(cuda_device):
         ext.radius(x.to(cuda_device), x.to(cuda_device), 0.5, ids(SORTED, "cpu"))
     with pytest.raises(RuntimeError, match=rf"^{re.escape(NS)}\.radius_graph: batch is on cpu but x is on cuda:\d"):
         ext.radius_graph(x.to(cuda_device), 0.5, ids(SORTED, "cpu"))
+
+
+# --------------------------------------------------------------------------
+# knn / knn_graph: the shared checks, with knn's options
+# --------------------------------------------------------------------------
+
+
+def _knn_args(x, y=None, k=3, batch_x=None, batch_y=None, cosine=False, batch_size=None):
+    return dict(x=x, y=x if y is None else y, k=k, batch_x=batch_x, batch_y=batch_y,
+                cosine=cosine, batch_size=batch_size)
+
+
+def _knn_graph_args(x, k=3, batch=None, loop=False, flow="source_to_target", cosine=False,
+                    batch_size=None):
+    return dict(x=x, k=k, batch=batch, loop=loop, flow=flow, cosine=cosine, batch_size=batch_size)
+
+
+K_MSG = r"k must be >= 1 \(the number of neighbours per point\), got "
+KNN_CASES = {
+    "k_zero": (lambda d: _knn_args(pts(d), k=0), K_MSG + "0"),
+    "k_negative": (lambda d: _knn_args(pts(d), k=-4), K_MSG + "-4"),
+    "x_int64": (lambda d: _knn_args(pts(d).long(), pts(d)), f"x {FLOAT_DTYPES}, got int64"),
+    "dtype_mismatch": (lambda d: _knn_args(pts(d), pts(d, dtype=torch.float64)),
+                       "x is float32 but y is float64; convert both to one dtype"),
+    "x_3d": (lambda d: _knn_args(pts(d)[None], pts(d)), r"x must be 1-D \[N\] or 2-D \[N, D\] points, got a 3-D tensor"),
+    "dim_mismatch": (lambda d: _knn_args(pts(d), pts(d, d=2)), "x has 3 coordinates per point but y has 2; they must match"),
+    "batch_x_length": (lambda d: _knn_args(pts(d), batch_x=ids(SORTED[:-1], d)),
+                       "batch_x has 9 entries but x has 10 points"),
+    "batch_y_int32": (lambda d: _knn_args(pts(d), batch_y=ids(SORTED, d, torch.int32)),
+                      "batch_y must be int64, got int32"),
+    "batch_y_unsorted": (lambda d: _knn_args(pts(d), batch_y=ids(UNSORTED, d)), f"batch_y {SORT_MSG}"),
+    "batch_x_negative": (lambda d: _knn_args(pts(d), batch_x=ids(NEGATIVE, d)), f"batch_x {SORT_MSG}"),
+    "x_nan": (lambda d: _knn_args(with_value(pts(d), 7, float("nan")), pts(d)), f"x {NONFINITE}"),
+    "y_inf_cosine": (lambda d: _knn_args(pts(d), with_value(pts(d), 29, float("inf")), cosine=True),
+                     f"y {NONFINITE}"),
+    "x_nan_half_16d": (lambda d: _knn_args(with_value(pts(d, d=16, dtype=torch.float16), 3, float("nan")),
+                                           pts(d, d=16, dtype=torch.float16)), f"x {NONFINITE}"),
+    "batch_size_too_small": (lambda d: _knn_args(pts(d), batch_x=ids(SORTED, d), batch_size=2),
+                             "batch_size=2 but the batch vectors hold id 2; pass batch_size >= 3 or None"),
+    "batch_size_zero": (lambda d: _knn_args(pts(d), batch_size=0), "batch_size must be >= 1 or None, got 0"),
+    "sparse_batch_ids": (lambda d: _knn_args(pts(d), batch_x=ids(SORTED[:-1] + [10**12], d)),
+                         "the largest batch id is 1000000000000 for only 10 points; renumber the ids densely"),
+}
+
+KNN_GRAPH_CASES = {
+    "k_zero": (lambda d: _knn_graph_args(pts(d), k=0), K_MSG + "0"),
+    "x_uint8": (lambda d: _knn_graph_args(pts(d).to(torch.uint8)), f"x {FLOAT_DTYPES}, got uint8"),
+    "zero_dims": (lambda d: _knn_graph_args(pts(d, d=0)), "x has 0 coordinates per point"),
+    "batch_float": (lambda d: _knn_graph_args(pts(d), batch=ids(SORTED, d, torch.float64)),
+                    r"batch must be int64, got float64; convert it with batch\.long\(\)"),
+    "batch_length": (lambda d: _knn_graph_args(pts(d), batch=ids(SORTED + [2], d)), "batch has 11 entries but x has 10 points"),
+    "batch_unsorted": (lambda d: _knn_graph_args(pts(d), batch=ids(UNSORTED, d)), f"batch {SORT_MSG}"),
+    "batch_unsorted_cosine": (lambda d: _knn_graph_args(pts(d), batch=ids(UNSORTED, d), cosine=True),
+                              f"batch {SORT_MSG}"),
+    "x_nan": (lambda d: _knn_graph_args(with_value(pts(d), 4, float("nan"))), f"x {NONFINITE}"),
+    "batch_size_too_small": (lambda d: _knn_graph_args(pts(d), batch=ids(SORTED, d), batch_size=1),
+                             "batch_size=1 but the batch vectors hold id 2; pass batch_size >= 3 or None"),
+    "flow": (lambda d: _knn_graph_args(pts(d), flow="sideways"),
+             "flow must be 'source_to_target' or 'target_to_source', got 'sideways'"),
+}
+
+
+def call_knn(api: str, a: dict):
+    if api == "python":
+        return cuneb.knn(**a)
+    return torch.ops.cuneb.knn(a["x"], a["y"], a["k"], a["batch_x"], a["batch_y"], a["cosine"],
+                               a["batch_size"])
+
+
+def call_knn_graph(api: str, a: dict):
+    if api == "python":
+        return cuneb.knn_graph(**a)
+    return torch.ops.cuneb.knn_graph(a["x"], a["k"], a["batch"], a["loop"], a["flow"], a["cosine"],
+                                     a["batch_size"])
+
+
+@pytest.mark.parametrize("api", ["python", "torch.ops"])
+@pytest.mark.parametrize("case", list(KNN_CASES), ids=list(KNN_CASES))
+def test_knn_bad_input(device, api, case):
+    build, message = KNN_CASES[case]
+    with pytest.raises(RuntimeError, match="^" + re.escape("cuneb.knn: ") + message):
+        call_knn(api, build(device))
+
+
+@pytest.mark.parametrize("api", ["python", "torch.ops"])
+@pytest.mark.parametrize("case", list(KNN_GRAPH_CASES), ids=list(KNN_GRAPH_CASES))
+def test_knn_graph_bad_input(device, api, case):
+    build, message = KNN_GRAPH_CASES[case]
+    with pytest.raises(RuntimeError, match="^" + re.escape("cuneb.knn_graph: ") + message):
+        call_knn_graph(api, build(device))
+
+
+def test_knn_same_arguments_are_accepted_when_fixed(device):
+    x = pts(device)
+    assert cuneb.knn(x, x, 3, ids(SORTED, device), ids(SORTED, device), batch_size=3).shape == (2, 30)
+    assert cuneb.knn_graph(x, 3, ids(SORTED, device), batch_size=3).shape == (2, 24)  # 3*2 + 4*3 + 3*2
+    assert cuneb.knn_graph(x, 1, flow="target_to_source", cosine=True).shape == (2, 10)
+
+
+def test_knn_device_mismatch(cuda_device):
+    x = pts("cpu")
+    with pytest.raises(RuntimeError, match=r"^cuneb\.knn: x is on cpu but y is on cuda:\d"):
+        cuneb.knn(x, x.to(cuda_device), 3)
+    with pytest.raises(RuntimeError, match=r"^cuneb\.knn_graph: batch is on cpu but x is on cuda:\d"):
+        cuneb.knn_graph(x.to(cuda_device), 3, ids(SORTED, "cpu"))
+
+
+def test_knn_bad_data_is_reported_even_when_the_other_side_is_empty(device):
+    empty = torch.empty(0, 3, device=device)
+    y = pts(device, n=3)
+    with pytest.raises(RuntimeError, match=r"^cuneb\.knn: y " + NONFINITE):
+        cuneb.knn(empty, with_value(y, 0, float("nan")), 2)
+    with pytest.raises(RuntimeError, match=r"^cuneb\.knn: batch_y " + SORT_MSG):
+        cuneb.knn(empty, y, 2, None, ids([1, 0, 0], device))
 
 
 # --------------------------------------------------------------------------

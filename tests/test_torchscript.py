@@ -122,3 +122,24 @@ def test_loading_without_the_package_fails_and_names_the_op(tmp_path):
     assert proc.returncode == 0, describe(proc)
     # torch 2.14 says "Unknown builtin op: <ns>::radius_graph."
     assert "loaded without the package" not in proc.stdout and f"{NS}::radius_graph" in proc.stdout, describe(proc)
+
+
+class KnnApi(torch.nn.Module):
+    """cuneb.knn / cuneb.knn_graph (Python wrappers) and torch.ops.cuneb.knn_graph."""
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, batch: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        graph = cuneb.knn_graph(x, 6, batch, loop=False, flow="target_to_source")
+        near = cuneb.knn(x, y, 3, batch, None, cosine=True)
+        ops = torch.ops.cuneb.knn_graph(x, 4, batch, True, "source_to_target", False, None)
+        return graph, near, ops
+
+
+def test_scripted_knn_module_runs_in_a_fresh_process(tmp_path):
+    x, y, batch = _inputs()
+    eager = KnnApi()
+    expected = eager(x, y, batch)
+    assert expected[0].shape == (2, 400 * 6) and expected[1].shape == (2, 50 * 3)
+    scripted = torch.jit.script(eager)
+    _assert_same(scripted(x, y, batch), expected)
+    _assert_same(scripted(x, y, None), eager(x, y, None))
+    _assert_same(_run_saved(tmp_path, scripted, (x, y, batch)), expected)

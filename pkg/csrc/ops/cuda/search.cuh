@@ -1,5 +1,6 @@
 #pragma once
 // Device code of the search passes; included only by search_d*.cu.
+#include "../arith.h"
 #include "search.h"
 
 namespace ops {
@@ -9,27 +10,6 @@ namespace ops {
 namespace search_impl {
 
 constexpr int kSearchBlock = 256;
-
-static __device__ float add_rn(float a, float b) { return __fadd_rn(a, b); }
-static __device__ double add_rn(double a, double b) { return __dadd_rn(a, b); }
-static __device__ float mul_rn(float a, float b) { return __fmul_rn(a, b); }
-static __device__ double mul_rn(double a, double b) { return __dmul_rn(a, b); }
-static __device__ float sub_rn(float a, float b) { return __fsub_rn(a, b); }
-static __device__ double sub_rn(double a, double b) { return __dsub_rn(a, b); }
-
-// Squared distance, summed in dimension order, every step rounded (no FMA):
-// bit-identical to the CPU kernel and the reference.
-template <int DIM, typename acc_t>
-static __device__ acc_t dist2(const acc_t* a, const acc_t* q, int64_t dim) {
-  const int64_t n = DIM > 0 ? DIM : dim;
-  acc_t s = 0;
-#pragma unroll
-  for (int64_t d = 0; d < n; ++d) {
-    const acc_t t = sub_rn(a[d], q[d]);
-    s = add_rn(s, mul_rn(t, t));
-  }
-  return s;
-}
 
 // The slot ranges of the cells around cell c of batch b, one per row of the
 // box (GridSpec::row_keys).

@@ -1,0 +1,56 @@
+// knn grid search (D <= 3, Euclidean): one thread per query, in cell order
+// so that a warp's queries share cells; the ring search is knn_search.h's,
+// the same code the CPU kernel runs.
+#include "knn.h"
+
+namespace ops {
+namespace knn_grid_impl {  // named, not anonymous: reproducible builds (see prepare.cu)
+constexpr int kBlock = 128;
+
+template <int DIM, typename acc_t>
+static __global__ void __launch_bounds__(kBlock)
+grid_kernel(KnnGrid<acc_t, int32_t> s, const acc_t* __restrict__ yc,
+            const int32_t* __restrict__ yi, const int64_t* __restrict__ batch_y, int64_t ny,
+            KnnOut<acc_t> out) {
+  const int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (t >= ny) return;
+  const int64_t q = yi[t];
+  const int64_t base = out.offset ? out.offset[q] : q * out.uniform;
+  const int64_t n = out.offset ? out.offset[q + 1] - base : out.uniform;
+  if (n == 0) return;
+  acc_t local_d[kLocalK];
+  int64_t local_id[kLocalK];
+  const bool local = n <= kLocalK;
+  TopK<acc_t> top{local ? local_d : out.scratch + base, local ? local_id : out.neighbour + base,
+                  n, 0};
+  grid_knn<DIM>(s, yc + t * DIM, q, batch_of(batch_y, q), top);
+  for (int64_t i = 0; i < n; ++i) {
+    out.centre[base + i] = q;
+    if (local) out.neighbour[base + i] = local_id[i];
+  }
+}
+}  // namespace knn_grid_impl
+using namespace knn_grid_impl;
+
+template <int DIM, typename acc_t>
+cudaError_t launch_knn_grid(const KnnGrid<acc_t, int32_t>& grid, const acc_t* yc,
+                            const int32_t* yi, const int64_t* batch_y, int64_t ny,
+                            const KnnOut<acc_t>& out, cudaStream_t stream) {
+  if (ny == 0) return cudaSuccess;
+  grid_kernel<DIM, acc_t><<<(ny + kBlock - 1) / kBlock, kBlock, 0, stream>>>(grid, yc, yi, batch_y,
+                                                                          ny, out);
+  return cudaGetLastError();
+}
+
+#define INSTANTIATE_KNN_GRID(DIM, ACC)                                                         \
+  template cudaError_t launch_knn_grid<DIM, ACC>(const KnnGrid<ACC, int32_t>&, const ACC*,      \
+                                                 const int32_t*, const int64_t*, int64_t,       \
+                                                 const KnnOut<ACC>&, cudaStream_t);
+INSTANTIATE_KNN_GRID(1, float)
+INSTANTIATE_KNN_GRID(2, float)
+INSTANTIATE_KNN_GRID(3, float)
+INSTANTIATE_KNN_GRID(1, double)
+INSTANTIATE_KNN_GRID(2, double)
+INSTANTIATE_KNN_GRID(3, double)
+
+}  // namespace ops

@@ -1,0 +1,166 @@
+// CUDA backend of knn / knn_graph: host orchestration (device code in
+// knn_prep.cu, knn_grid.cu, knn_brute.cu; the search itself is
+// knn_search.h's, shared with the CPU kernel).
+//   1. one scan of the inputs (bounding box, non-finite and batch checks)
+//      and, with batch vectors, each query's neighbour count and their
+//      prefix sum, brought back to the host in ONE device-to-host copy (the
+//      only sync): the checks, and the exact output size. Without batch
+//      vectors every query keeps min(k, |x|) (minus itself without loops),
+//      known on the host;
+//   2. D <= 3 (Euclidean): counting sort of x and the queries by grid cell,
+//      then one thread per query runs the ring search; otherwise the tiled
+//      brute force per batch segment.
+// Work runs on torch's current stream, temporaries come from torch's
+// caching allocator.
+#include <torch/csrc/stable/accelerator.h>
+#include <torch/csrc/stable/ops.h>
+#include <torch/headeronly/util/BFloat16.h>
+#include <torch/headeronly/util/Half.h>
+
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "../knn.h"
+#include "../library.h"
+#include "host.h"
+#include "knn.h"
+
+namespace ops {
+namespace {
+using torch::headeronly::ScalarType;
+using namespace cuda;
+
+template <typename acc_t>
+ScalarType acc_scalar() {
+  return std::is_same_v<acc_t, double> ? ScalarType::Double : ScalarType::Float;
+}
+
+// The points as a contiguous acc_t tensor (the input itself when it already is).
+template <typename in_t, typename acc_t>
+Tensor widened(const Tensor& p, cudaStream_t stream) {
+  if constexpr (std::is_same_v<in_t, acc_t>) {
+    return p;
+  } else {
+    Tensor out = torch::stable::new_empty(p, {p.size(0), p.size(1)}, acc_scalar<acc_t>());
+    CUDA_CHECK((launch_widen<in_t, acc_t>(static_cast<const in_t*>(p.const_data_ptr()),
+                                          p.size(0) * p.size(1), data<acc_t>(out), stream)));
+    return out;
+  }
+}
+
+template <int DIM, typename acc_t, typename in_t>
+void grid_search(const KnnCall& c, const GridSpec& g, const KnnOut<acc_t>& out,
+                 cudaStream_t stream) {
+  CellList xs = bucket<in_t, acc_t>(c.x, c.batch_x, g, stream);
+  CellList ys = bucket<in_t, acc_t>(c.y, c.batch_y, g, stream);
+  const KnnGrid<acc_t, int32_t> s{g, data<acc_t>(xs.coords), data<int32_t>(xs.index),
+                                  data<int32_t>(xs.start), c.dim(), c.ignore_same_index};
+  CUDA_CHECK((launch_knn_grid<DIM, acc_t>(s, data<acc_t>(ys.coords), data<int32_t>(ys.index),
+                                          data_or_null<int64_t>(c.batch_y), c.ny(), out,
+                                          stream)));
+}
+
+template <typename in_t, typename acc_t>
+void brute_search(const KnnCall& c, const KnnOut<acc_t>& out, cudaStream_t stream) {
+  Tensor x = widened<in_t, acc_t>(c.x, stream), y = widened<in_t, acc_t>(c.y, stream);
+  std::optional<Tensor> xn, yn;
+  if (c.cosine) {
+    xn = torch::stable::new_empty(x, {c.nx()}, acc_scalar<acc_t>());
+    yn = torch::stable::new_empty(y, {c.ny()}, acc_scalar<acc_t>());
+    CUDA_CHECK(launch_norms(data<acc_t>(x), c.nx(), c.dim(), data<acc_t>(*xn), stream));
+    CUDA_CHECK(launch_norms(data<acc_t>(y), c.ny(), c.dim(), data<acc_t>(*yn), stream));
+  }
+  // Up to 32 KiB of shared memory per block (several blocks per SM), at most
+  // 256 points a tile; dims too wide for one point read x from global memory.
+  int32_t tile = 256;
+  while (tile > 0 && knn_tile_bytes<acc_t>(tile, c.dim(), c.cosine) > 32 * 1024) tile >>= 1;
+  const KnnBrute<acc_t> a{data<acc_t>(x), data<acc_t>(y),
+                          xn ? data<acc_t>(*xn) : nullptr, yn ? data<acc_t>(*yn) : nullptr,
+                          data_or_null<int64_t>(c.batch_x), data_or_null<int64_t>(c.batch_y),
+                          c.nx(), c.ny(), c.dim(), c.ignore_same_index, tile};
+  if (c.cosine) {
+    CUDA_CHECK((launch_knn_brute<true, acc_t>(a, out, stream)));
+  } else {
+    CUDA_CHECK((launch_knn_brute<false, acc_t>(a, out, stream)));
+  }
+}
+
+template <typename in_t>
+Tensor knn_typed(const KnnCall& c, cudaStream_t stream) {
+  using acc_t = typename acc_type<in_t>::type;
+  const int64_t nx = c.nx(), ny = c.ny();
+  const bool batched = c.batch_x.has_value() || c.batch_y.has_value();
+  // [DeviceStats | int64 edge count]: DeviceStats' size is a multiple of 8.
+  static_assert(sizeof(DeviceStats) % 8 == 0, "the edge count must stay aligned");
+  constexpr size_t kStatsBytes = sizeof(DeviceStats) + sizeof(int64_t);
+  Tensor buf = torch::stable::new_zeros(c.x, {int64_t(kStatsBytes)}, ScalarType::Byte);
+  auto* st = reinterpret_cast<DeviceStats*>(data<uint8_t>(buf));
+  auto* edges_dev = reinterpret_cast<int64_t*>(data<uint8_t>(buf) + sizeof(DeviceStats));
+  enqueue_scan<in_t>(c, st, stream);
+  std::optional<Tensor> offset;
+  if (batched && ny > 0) {
+    Tensor kept = torch::stable::new_empty(c.y, {ny}, ScalarType::Long);
+    CUDA_CHECK(launch_knn_counts(data_or_null<int64_t>(c.batch_x), nx,
+                                 data_or_null<int64_t>(c.batch_y), ny, c.k, c.ignore_same_index,
+                                 data<int64_t>(kept), stream));
+    offset = exclusive_sum(kept, stream);
+    CUDA_CHECK(cudaMemcpyAsync(edges_dev, data<int64_t>(*offset) + ny, sizeof(int64_t),
+                               cudaMemcpyDeviceToDevice, stream));
+  }
+  unsigned char host[kStatsBytes];
+  CUDA_CHECK(cudaMemcpyAsync(host, st, kStatsBytes, cudaMemcpyDeviceToHost, stream));
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  DeviceStats host_stats;
+  int64_t batched_edges;
+  std::memcpy(&host_stats, host, sizeof host_stats);
+  std::memcpy(&batched_edges, host + sizeof(DeviceStats), sizeof batched_edges);
+  const InputStats stats = read_stats(c, host_stats);
+  const int64_t num_batches = check_stats(c, stats);  // empty inputs are checked too
+  const int64_t uniform = batched ? 0 : c.kept(nx);
+  const int64_t edges = batched ? batched_edges : ny * uniform;
+  Tensor result = new_edges(c, edges);
+  if (edges == 0) return result;
+  int64_t* rows = data<int64_t>(result);
+  std::optional<Tensor> scratch;
+  if (c.k > kLocalK) scratch = torch::stable::new_empty(c.x, {edges}, acc_scalar<acc_t>());
+  const KnnOut<acc_t> out{offset ? data<int64_t>(*offset) : nullptr, uniform,
+                          rows + (c.neighbour_first ? edges : 0),
+                          rows + (c.neighbour_first ? 0 : edges),
+                          scratch ? data<acc_t>(*scratch) : nullptr};
+  if (!c.use_grid()) {
+    brute_search<in_t, acc_t>(c, out, stream);
+    return result;
+  }
+  const GridSpec g = make_grid(c, stats, num_batches);
+  EXT_CHECK(g.num_cells < std::numeric_limits<int32_t>::max(), c.op, ": the grid needs ",
+            g.num_cells, " cells, more than this kernel indexes; split the batch");
+  switch (c.dim()) {
+    case 1: grid_search<1, acc_t, in_t>(c, g, out, stream); break;
+    case 2: grid_search<2, acc_t, in_t>(c, g, out, stream); break;
+    default: grid_search<3, acc_t, in_t>(c, g, out, stream); break;
+  }
+  return result;
+}
+
+Tensor run(const KnnCall& c) {
+  EXT_CHECK(c.x.is_cuda(), c.op, ": internal error: CUDA kernel got a non-CUDA tensor");
+  const auto device = c.x.get_device_index();
+  torch::stable::accelerator::DeviceGuard guard(device);
+  const cudaStream_t st = current_stream(device);
+  switch (c.x.scalar_type()) {
+    case ScalarType::Half: return knn_typed<c10::Half>(c, st);
+    case ScalarType::BFloat16: return knn_typed<c10::BFloat16>(c, st);
+    case ScalarType::Float: return knn_typed<float>(c, st);
+    default: return knn_typed<double>(c, st);
+  }
+}
+
+}  // namespace
+}  // namespace ops
+
+EXT_LIBRARY_IMPL(CUDA, m) {
+  m.impl("knn", TORCH_BOX(&ops::knn_op<ops::run>));
+  m.impl("knn_graph", TORCH_BOX(&ops::knn_graph_op<ops::run>));
+}

@@ -1,0 +1,68 @@
+// knn preparation kernels: per-query neighbour counts, dtype widening, norms.
+#include <torch/headeronly/util/BFloat16.h>
+#include <torch/headeronly/util/Half.h>
+
+#include "knn.h"
+
+namespace ops {
+// Named, not anonymous: see prepare.cu (reproducible builds).
+namespace knn_prep_impl {
+constexpr int kBlock = 256;
+inline int64_t blocks_for(int64_t n) { return (n + kBlock - 1) / kBlock; }
+
+static __global__ void counts(const int64_t* __restrict__ bx, int64_t nx,
+                              const int64_t* __restrict__ by, int64_t ny, int64_t k,
+                              bool ignore_same_index, int64_t* __restrict__ kept) {
+  const int64_t q = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (q >= ny) return;
+  int64_t lo, hi;
+  segment_range(bx, nx, batch_of(by, q), lo, hi);
+  const int64_t c = hi - lo - (ignore_same_index ? 1 : 0);
+  kept[q] = c < k ? (c > 0 ? c : 0) : k;
+}
+
+template <typename in_t, typename acc_t>
+static __global__ void widen(const in_t* __restrict__ in, int64_t n, acc_t* __restrict__ out) {
+  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (i < n) out[i] = acc_t(static_cast<float>(in[i]));  // half / bfloat16 only
+}
+
+template <typename acc_t>
+static __global__ void norms(const acc_t* __restrict__ p, int64_t n, int64_t dim,
+                             acc_t* __restrict__ out) {
+  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (i < n) out[i] = norm(p + i * dim, dim);
+}
+}  // namespace knn_prep_impl
+using namespace knn_prep_impl;
+
+cudaError_t launch_knn_counts(const int64_t* batch_x, int64_t nx, const int64_t* batch_y,
+                              int64_t ny, int64_t k, bool ignore_same_index, int64_t* kept,
+                              cudaStream_t stream) {
+  if (ny == 0) return cudaSuccess;
+  counts<<<blocks_for(ny), kBlock, 0, stream>>>(batch_x, nx, batch_y, ny, k, ignore_same_index,
+                                                kept);
+  return cudaGetLastError();
+}
+
+template <typename in_t, typename acc_t>
+cudaError_t launch_widen(const in_t* in, int64_t n, acc_t* out, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  widen<<<blocks_for(n), kBlock, 0, stream>>>(in, n, out);
+  return cudaGetLastError();
+}
+
+template <typename acc_t>
+cudaError_t launch_norms(const acc_t* p, int64_t n, int64_t dim, acc_t* out, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  norms<<<blocks_for(n), kBlock, 0, stream>>>(p, n, dim, out);
+  return cudaGetLastError();
+}
+
+template cudaError_t launch_widen<c10::Half, float>(const c10::Half*, int64_t, float*, cudaStream_t);
+template cudaError_t launch_widen<c10::BFloat16, float>(const c10::BFloat16*, int64_t, float*,
+                                                        cudaStream_t);
+template cudaError_t launch_norms<float>(const float*, int64_t, int64_t, float*, cudaStream_t);
+template cudaError_t launch_norms<double>(const double*, int64_t, int64_t, double*, cudaStream_t);
+
+}  // namespace ops

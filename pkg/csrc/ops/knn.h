@@ -1,0 +1,61 @@
+#pragma once
+// What every backend of knn / knn_graph shares: the validated call, the
+// number of neighbours each query keeps, and the grid cell edge for the
+// D <= 3 search (the statistics and checks are points.h's).
+#include <torch/csrc/stable/tensor.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "points.h"
+
+namespace ops {
+using torch::stable::Tensor;
+
+// A validated knn call: the point sets (points.h) and the knn options.
+struct KnnCall : PointSets {
+  int64_t k;                 // >= 1
+  bool cosine;               // distance 1 - cos(x, y) instead of |x - y|^2
+  bool ignore_same_index;    // knn_graph without loops: x is y, the point itself is no neighbour
+  bool neighbour_first;      // rows are (x index, y index) instead of (y, x)
+
+  // Neighbours a query keeps when its batch segment of x holds `candidates`
+  // points (the query itself among them when ignore_same_index).
+  int64_t kept(int64_t candidates) const {
+    const int64_t c = candidates - (ignore_same_index ? 1 : 0);
+    return c < k ? (c > 0 ? c : 0) : k;
+  }
+  // Whether the grid search applies (else the tiled brute force).
+  bool use_grid() const { return !cosine && dim() <= kMaxGridDims; }
+};
+
+KnnCall make_knn_call(Tensor x, Tensor y, int64_t k, std::optional<Tensor> batch_x,
+                      std::optional<Tensor> batch_y, bool cosine,
+                      std::optional<int64_t> batch_size);
+
+KnnCall make_knn_graph_call(Tensor x, int64_t k, std::optional<Tensor> batch, bool loop,
+                            const std::string& flow, bool cosine,
+                            std::optional<int64_t> batch_size);
+
+// A grid with about max(1, k / 2) points of x per cell over the box of the
+// inputs (the ring search of knn_search.h is exact for any cell edge).
+GridSpec make_grid(const KnnCall& call, const InputStats& s, int64_t num_batches);
+
+// The [2, edges] int64 output (new_edges of points.h, with knn's advice).
+Tensor new_edges(const KnnCall& call, int64_t edges);
+
+// The registered entry points, for a backend's run(call).
+template <Tensor (*Run)(const KnnCall&)>
+Tensor knn_op(Tensor x, Tensor y, int64_t k, std::optional<Tensor> batch_x,
+              std::optional<Tensor> batch_y, bool cosine, std::optional<int64_t> batch_size) {
+  return Run(make_knn_call(x, y, k, batch_x, batch_y, cosine, batch_size));
+}
+
+template <Tensor (*Run)(const KnnCall&)>
+Tensor knn_graph_op(Tensor x, int64_t k, std::optional<Tensor> batch, bool loop,
+                    std::string flow, bool cosine, std::optional<int64_t> batch_size) {
+  return Run(make_knn_graph_call(x, k, batch, loop, flow, cosine, batch_size));
+}
+
+}  // namespace ops

@@ -1,0 +1,190 @@
+#pragma once
+// The k-nearest-neighbour search itself, shared by the CPU kernel and the
+// CUDA kernels (host and device code alike, torch-free): a bounded sorted
+// list of the best candidates, the batch segment of a query, and the ring
+// search over the uniform grid. Both backends run this code, so they pick
+// the same neighbours; the answer is unique anyway (the k smallest by
+// (distance, index)).
+#include <cmath>
+#include <cstdint>
+
+#include "arith.h"
+#include "grid.h"
+
+namespace ops {
+
+// The `cap` best (distance, index) pairs offered so far, ascending: d[0] is
+// the nearest; ties go to the smaller index. d and id are caller storage.
+template <typename acc_t>
+struct TopK {
+  acc_t* d;
+  int64_t* id;
+  int64_t cap;
+  int64_t n;
+
+  EXT_HD static bool before(acc_t da, int64_t ia, acc_t db, int64_t ib) {
+    return da < db || (da == db && ia < ib);
+  }
+  EXT_HD bool full() const { return n == cap; }
+  EXT_HD acc_t worst() const { return d[n - 1]; }
+  EXT_HD void offer(acc_t dist, int64_t j) {
+    if (n == cap) {
+      if (cap == 0 || !before(dist, j, d[n - 1], id[n - 1])) return;
+      --n;  // the last one drops out
+    }
+    int64_t i = n++;
+    for (; i > 0 && before(dist, j, d[i - 1], id[i - 1]); --i) {
+      d[i] = d[i - 1];
+      id[i] = id[i - 1];
+    }
+    d[i] = dist;
+    id[i] = j;
+  }
+};
+
+// The slots [lo, hi) of batch id b in the sorted batch vector of n points
+// (null: every point has id 0). Bounded for any input, sorted or not.
+EXT_HD inline void segment_range(const int64_t* batch, int64_t n, int64_t b, int64_t& lo,
+                                 int64_t& hi) {
+  if (!batch) {
+    lo = 0;
+    hi = b == 0 ? n : 0;
+    return;
+  }
+  int64_t a = 0, e = n;  // first slot with id >= b
+  while (a < e) {
+    const int64_t m = a + (e - a) / 2;
+    if (batch[m] < b) a = m + 1; else e = m;
+  }
+  lo = a;
+  e = n;  // first slot with id > b
+  while (a < e) {
+    const int64_t m = a + (e - a) / 2;
+    if (batch[m] <= b) a = m + 1; else e = m;
+  }
+  hi = a;
+}
+
+// Distance between a (a point of x) and q (a query): the squared Euclidean
+// distance, or with COSINE 1 - cos from the precomputed norms.
+template <int DIM, bool COSINE, typename acc_t>
+EXT_HD inline acc_t knn_distance(const acc_t* a, const acc_t* q, int64_t dim, acc_t norm_a,
+                                 acc_t norm_q) {
+  if constexpr (COSINE) {
+    return cosine_distance(dot(a, q, DIM > 0 ? DIM : dim), norm_a, norm_q);
+  } else {
+    return dist2<DIM>(a, q, dim);
+  }
+}
+
+// Points of x grouped by grid cell (see grid.h): start[k]..start[k+1] are
+// cell k's slots in xc (coordinates, [slots, dim]) and xi (original index).
+template <typename acc_t, typename start_t>
+struct KnnGrid {
+  GridSpec g;
+  const acc_t* xc;
+  const int32_t* xi;
+  const start_t* start;
+  int64_t dim;
+  bool ignore_same_index;
+};
+
+// Offers the x of the query's cell, then of the rings of cells around it
+// (Chebyshev distance R = 1, 2, ... in cells) to `top`, until top holds its
+// cap and no unsearched cell can hold a point nearer than its worst. Once top
+// is full, rows and cells whose box is farther than its worst are skipped.
+// Every "farther" test uses a lower bound on the computed distance: the
+// distance from q to the box, shrunk by a margin far larger than any
+// rounding in cell assignment and in the distance itself, so a skipped point
+// could never have entered top (not even by a tie). q is query qi of batch b.
+template <int DIM, typename acc_t, typename start_t>
+EXT_HD void grid_knn(const KnnGrid<acc_t, start_t>& s, const acc_t* q, int64_t qi, int64_t b,
+                     TopK<acc_t>& top) {
+  if (top.cap == 0) return;
+  const GridSpec& g = s.g;
+  const int64_t stride = DIM > 0 ? DIM : s.dim;
+  int64_t c[kMaxGridDims];
+  double qd[kMaxGridDims], slack[kMaxGridDims];
+  const double cell = 1.0 / g.inv_cell;  // inf when the grid is one cell
+  for (int d = 0; d < kMaxGridDims; ++d) {
+    c[d] = d < g.gdim ? g.coord(double(q[d]), d) : 0;
+    qd[d] = d < g.gdim ? double(q[d]) : 0.0;
+    slack[d] = d < g.gdim ? 1e-6 * cell + 1e-12 * (fabs(qd[d]) + fabs(g.lo[d])) : 0.0;
+  }
+  const double tiny = sizeof(acc_t) == 4 ? 1e-37 : 1e-300;  // below the smallest normal d2 steps
+  // True if a point at squared distance >= dist2 (a lower bound, in double)
+  // can no longer enter top. NaN bounds never prune.
+  auto beyond = [&](double dist2) {
+    return top.full() && double(top.worst()) < dist2 * (1.0 - 1e-4) - tiny;
+  };
+  // Squared gap between q and the slab of cells cd along dim d (0 inside it).
+  auto gap2 = [&](int d, int64_t cd) {
+    if (d >= g.gdim) return 0.0;
+    const double a = g.lo[d] + double(cd) * cell, e = a + cell;
+    double t = qd[d] < a ? a - qd[d] : (qd[d] > e ? qd[d] - e : 0.0);
+    t -= slack[d];
+    return t > 0 ? t * t : 0.0;  // NaN -> 0
+  };
+  auto visit = [&](int64_t first_key, int64_t last_key) {
+    const start_t end = s.start[last_key + 1];
+    for (start_t j = s.start[first_key]; j < end; ++j) {
+      const int64_t xj = s.xi[j];
+      if (s.ignore_same_index && xj == qi) continue;
+      top.offer(dist2<DIM>(s.xc + int64_t(j) * stride, q, stride), xj);
+    }
+  };
+  for (int64_t R = 0;; ++R) {
+    int64_t lo[kMaxGridDims], hi[kMaxGridDims];
+    bool whole = true;
+    for (int d = 0; d < kMaxGridDims; ++d) {
+      lo[d] = c[d] - R > 0 ? c[d] - R : 0;
+      hi[d] = c[d] + R < g.size[d] - 1 ? c[d] + R : g.size[d] - 1;
+      whole = whole && lo[d] == 0 && hi[d] == g.size[d] - 1;
+    }
+    // Ring R: the cells of the box [c - R, c + R] not in the box of R - 1.
+    // Along dim 0 keys are consecutive: a row on the ring's outside in dims
+    // 1/2 is one key run (it contains q's column: no gap along dim 0), an
+    // inner row only its two end cells.
+    for (int64_t c2 = lo[2]; c2 <= hi[2]; ++c2) {
+      const double g2 = gap2(2, c2);
+      for (int64_t c1 = lo[1]; c1 <= hi[1]; ++c1) {
+        const double row2 = g2 + gap2(1, c1);
+        if (beyond(row2)) continue;
+        int64_t k[kMaxGridDims] = {lo[0], c1, c2};
+        const bool inner = R > 0 && c1 - c[1] < R && c[1] - c1 < R && c2 - c[2] < R && c[2] - c2 < R;
+        if (!inner) {
+          const int64_t first = g.key(b, k);
+          visit(first, first + (hi[0] - lo[0]));
+          continue;
+        }
+        for (int side = 0; side < 2; ++side) {
+          k[0] = side == 0 ? c[0] - R : c[0] + R;
+          if (k[0] < 0 || k[0] > g.size[0] - 1 || beyond(row2 + gap2(0, k[0]))) continue;
+          const int64_t key = g.key(b, k);
+          visit(key, key);
+        }
+      }
+    }
+    if (whole) return;
+    if (!top.full()) continue;
+    // Distance from q to the nearest unsearched cell (sides clamped to the
+    // grid have none beyond them).
+    double bound = INFINITY;
+    bool ok = true;
+    for (int d = 0; d < g.gdim; ++d) {
+      if (lo[d] > 0) {
+        const double side = qd[d] - (g.lo[d] + double(lo[d]) * cell) - slack[d];
+        ok = ok && side == side;
+        if (side < bound) bound = side;
+      }
+      if (hi[d] < g.size[d] - 1) {
+        const double side = (g.lo[d] + double(hi[d] + 1) * cell) - qd[d] - slack[d];
+        ok = ok && side == side;
+        if (side < bound) bound = side;
+      }
+    }
+    if (ok && bound > 0 && beyond(bound * bound)) return;
+  }
+}
+
+}  // namespace ops

@@ -39,7 +39,7 @@ export PYTHONUNBUFFERED=1
 sanitize() { compute-sanitizer --tool "$1" --error-exitcode 99 --print-limit 20 "${@:2}"; }
 for s in $steps; do
   case $s in
-    info) step info $py -m cuneb info ;;
+    info) step info $py -m "$($py "$repo/extconfig.py" import_name)" info ;;
     tests) step tests env HYPOTHESIS_PROFILE=gpu $py -m pytest "$repo/tests" -q -rs -p no:cacheprovider -m "not slow" ;;
     fuzz) step fuzz $py "$repo/bench/fuzz_cuda.py" --cases 2500 --out "$out/fuzz.json" ;;
     fuzz_knn) step fuzz_knn $py "$repo/bench/fuzz_cuda.py" --op knn --cases 2500 --out "$out/fuzz_knn.json" ;;

@@ -19,7 +19,7 @@ import time
 
 import torch
 
-import cuneb
+from package import NAME, ext
 
 DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
 
@@ -209,7 +209,7 @@ def main() -> None:
     start = time.perf_counter()
     for i in range(a.cases):
         op, args, kwargs = bad(rng) if rng.random() < 0.25 else good(rng)
-        fn = getattr(cuneb, op)
+        fn = getattr(ext, op)
         ref = outcome(fn, *to(args, kwargs, "cpu"))
         got = outcome(fn, *to(args, kwargs, a.device))
         stats["cases"] += 1
@@ -225,7 +225,7 @@ def main() -> None:
     stats["seconds"] = round(time.perf_counter() - start, 2)
     stats["device"] = torch.cuda.get_device_name() if a.device == "cuda" else "cpu"
     stats["torch"] = torch.__version__
-    stats["cuneb"] = cuneb.__version__
+    stats[NAME] = ext.__version__
     stats["op"] = a.op
     with open(a.out, "w") as f:
         json.dump(stats, f, indent=2)

@@ -1,4 +1,4 @@
-"""GPU benchmark: cuneb against NVIDIA Warp's HashGrid, torch-cluster and
+"""GPU benchmark: our radius against NVIDIA Warp's HashGrid, torch-cluster and
 brute force, on the same inputs, timed with CUDA events.
 
 Inputs: N uniform points in the unit cube (float32), r chosen for ~32
@@ -24,7 +24,7 @@ import traceback
 
 import torch
 
-import cuneb
+from package import NAME, ext
 
 EXAMPLES = 64
 
@@ -59,8 +59,8 @@ def copy_bandwidth() -> float:
     return 2 * a.numel() * 4 / (ms / 1e3)
 
 
-def run_cuneb(x, r, batch):
-    return cuneb.radius(x, x, r, batch, batch, max_num_neighbors=None)
+def run_ours(x, r, batch):
+    return ext.radius(x, x, r, batch, batch, max_num_neighbors=None)
 
 
 def run_cdist(x, r, batch):
@@ -158,7 +158,7 @@ def disagreement(a: torch.Tensor, b: torch.Tensor, x: torch.Tensor, r: float) ->
 
 def exact_count_tiled(x: torch.Tensor, r: float, tiles: int) -> int:
     """An independent edge count in plain torch (spatial tiles, elementwise
-    distances with the same rounding as cuneb)."""
+    distances with the same rounding as ours)."""
     cell = 1.0 / tiles
     tid = (x / cell).floor().clamp(0, tiles - 1).long()
     key = (tid[:, 0] * tiles + tid[:, 1]) * tiles + tid[:, 2]
@@ -186,13 +186,13 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--sizes", default="1e4,1e5,1e6,1e7")
     ap.add_argument("--repeats", type=int, default=10)
-    ap.add_argument("--impls", default="cuneb,warp,torch_cluster,cdist")
+    ap.add_argument("--impls", default=f"{NAME},warp,torch_cluster,cdist")
     ap.add_argument("--count-check", type=float, default=1e7, help="N for the independent count")
     ap.add_argument("--torch-cluster-lib", default="", help="library from build_torch_cluster.py")
     a = ap.parse_args()
 
-    impls = {"cuneb": run_cuneb, "cdist": run_cdist}
-    versions = {"torch": torch.__version__, "cuneb": cuneb.__version__, "python": platform.python_version()}
+    impls = {NAME: run_ours, "cdist": run_cdist}
+    versions = {"torch": torch.__version__, NAME: ext.__version__, "python": platform.python_version()}
     notes = {}
     wanted = a.impls.split(",")
     if "warp" in wanted:
@@ -231,8 +231,8 @@ def main() -> None:
                     peak = torch.cuda.max_memory_allocated() - base
                     ms, out = timed(lambda: fn(x, r, batch), a.repeats if size < 10**7 else 3)
                     edges = out.shape[1]
-                    if name != "cuneb" and not batched and size <= 1_000_000:
-                        row.update(vs_cuneb=disagreement(out, run_cuneb(x, r, None), x, r))
+                    if name != NAME and not batched and size <= 1_000_000:
+                        row.update({f"vs_{NAME}": disagreement(out, run_ours(x, r, None), x, r)})
                     moved = edges * 16 + size * 12
                     row.update(ms=ms, edges=edges, edges_per_s=edges / (ms / 1e3),
                                roofline_ms=moved / bandwidth * 1e3,
@@ -256,12 +256,12 @@ def main() -> None:
         torch.manual_seed(1)
         x = torch.rand(n, 3, device="cuda")
         r = radius_for(n)
-        out = run_cuneb(x, r, None)
-        check = {"n": n, "r": r, "cuneb_edges": out.shape[1]}
+        out = run_ours(x, r, None)
+        check = {"n": n, "r": r, f"{NAME}_edges": out.shape[1]}
         del out
         torch.cuda.empty_cache()
         check["tiled_torch_edges"] = exact_count_tiled(x, r, tiles=max(1, int(n ** (1 / 3) / 12)))
-        check["equal"] = check["cuneb_edges"] == check["tiled_torch_edges"]
+        check["equal"] = check[f"{NAME}_edges"] == check["tiled_torch_edges"]
         print(json.dumps({"count_check": check}), flush=True)
 
     doc = {

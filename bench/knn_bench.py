@@ -1,12 +1,12 @@
-"""knn benchmark: cuneb.knn / knn_graph against torch-cluster, brute force and
-cuneb's own radius_graph on the GPU, and against scipy's cKDTree on the CPU.
+"""knn benchmark: our knn / knn_graph against torch-cluster, brute force and
+our own radius_graph on the GPU, and against scipy's cKDTree on the CPU.
 
 GPU part (--part gpu; CUDA events, median of --repeats after warm-up):
   * knn(x, x, k=16), N uniform float32 points in the unit cube, N = 1e4 ..
-    1e7 (--with-1e8 adds 1e8): cuneb vs torch-cluster 1.6.3's knn_cuda
+    1e7 (--with-1e8 adds 1e8): ours vs torch-cluster 1.6.3's knn_cuda
     (bench/build_torch_cluster.py; quadratic, so only up to --tc-max-n) vs
     torch.cdist + topk in query chunks (at 1e5 only);
-  * knn_graph(k=32) vs cuneb.radius_graph (unlimited) at the radius that
+  * knn_graph(k=32) vs our radius_graph (unlimited) at the radius that
     gives ~32 neighbours, N = 1e6 and 1e7;
   * D = 64, 32 clouds x 1024 points, knn(k=20) per cloud vs batched
     torch.cdist + topk.
@@ -36,7 +36,7 @@ import traceback
 
 import torch
 
-import cuneb
+from package import NAME, ext
 
 
 def cuda_timed(fn, repeats: int, warmup: int = 2):
@@ -123,16 +123,16 @@ def gpu_part(a) -> dict:
         torch.manual_seed(0)
         x = torch.rand(n, 3, device="cuda")
         reps = a.repeats if n < 10**7 else 3
-        ref = cuneb.knn(x, x, k) if n <= a.tc_max_n else None
-        attempt(results, {"case": "knn_d3", "impl": "cuneb", "n": n, "k": k}, lambda: cuneb.knn(x, x, k), reps)
+        ref = ext.knn(x, x, k) if n <= a.tc_max_n else None
+        attempt(results, {"case": "knn_d3", "impl": NAME, "n": n, "k": k}, lambda: ext.knn(x, x, k), reps)
         if tc is not None and n <= a.tc_max_n:
             attempt(results, {"case": "knn_d3", "impl": "torch_cluster", "n": n, "k": k},
                     lambda: tc(x, x, None, None, k, False), reps,
-                    lambda out: {"same_rows_as_cuneb": same_rows(out, ref, k)})
+                    lambda out: {f"same_rows_as_{NAME}": same_rows(out, ref, k)})
         if n == 10**5:
             attempt(results, {"case": "knn_d3", "impl": "cdist_topk", "n": n, "k": k},
                     lambda: cdist_topk(x, k), reps,
-                    lambda out: {"same_rows_as_cuneb": same_rows(out, ref, k)})
+                    lambda out: {f"same_rows_as_{NAME}": same_rows(out, ref, k)})
         del x, ref
         torch.cuda.empty_cache()
     for n in (10**6, 10**7):
@@ -140,32 +140,32 @@ def gpu_part(a) -> dict:
         x = torch.rand(n, 3, device="cuda")
         r = (32 * 3 / (4 * math.pi * n)) ** (1 / 3)
         reps = a.repeats if n < 10**7 else 3
-        attempt(results, {"case": "graph_k32", "impl": "cuneb.knn_graph", "n": n, "k": 32},
-                lambda: cuneb.knn_graph(x, 32), reps)
-        attempt(results, {"case": "graph_k32", "impl": "cuneb.radius_graph", "n": n, "r": r},
-                lambda: cuneb.radius_graph(x, r, max_num_neighbors=None), reps)
+        attempt(results, {"case": "graph_k32", "impl": f"{NAME}.knn_graph", "n": n, "k": 32},
+                lambda: ext.knn_graph(x, 32), reps)
+        attempt(results, {"case": "graph_k32", "impl": f"{NAME}.radius_graph", "n": n, "r": r},
+                lambda: ext.radius_graph(x, r, max_num_neighbors=None), reps)
         del x
         torch.cuda.empty_cache()
     clouds, per, dim, k = 32, 1024, 64, 20
     torch.manual_seed(0)
     x = torch.randn(clouds * per, dim, device="cuda")
     batch = torch.arange(clouds * per, device="cuda") // per
-    ref = cuneb.knn(x, x, k, batch, batch)
+    ref = ext.knn(x, x, k, batch, batch)
 
     def batched_cdist():
         idx = torch.cdist(x.view(clouds, per, dim), x.view(clouds, per, dim)).topk(k, dim=2, largest=False).indices
         idx = idx + (torch.arange(clouds, device="cuda") * per).view(clouds, 1, 1)
         return torch.stack([torch.arange(clouds * per, device="cuda").repeat_interleave(k), idx.reshape(-1)])
 
-    attempt(results, {"case": "d64_batched", "impl": "cuneb", "n": clouds * per, "k": k},
-            lambda: cuneb.knn(x, x, k, batch, batch), a.repeats)
+    attempt(results, {"case": "d64_batched", "impl": NAME, "n": clouds * per, "k": k},
+            lambda: ext.knn(x, x, k, batch, batch), a.repeats)
     attempt(results, {"case": "d64_batched", "impl": "cdist_topk", "n": clouds * per, "k": k},
-            batched_cdist, a.repeats, lambda out: {"same_rows_as_cuneb": same_rows(out, ref, k)})
+            batched_cdist, a.repeats, lambda out: {f"same_rows_as_{NAME}": same_rows(out, ref, k)})
     if tc is not None:
         ptr = torch.arange(0, clouds * per + 1, per, device="cuda")
         attempt(results, {"case": "d64_batched", "impl": "torch_cluster", "n": clouds * per, "k": k},
                 lambda: tc(x, x, ptr, ptr, k, False), a.repeats,
-                lambda out: {"same_rows_as_cuneb": same_rows(out, ref, k)})
+                lambda out: {f"same_rows_as_{NAME}": same_rows(out, ref, k)})
     return {"device": torch.cuda.get_device_name(), "notes": notes, "results": results,
             "setup": "uniform float32 points in the unit cube (D=3) / standard normal (D=64); "
                      "knn(x, x, k) includes each point itself; CUDA events, median"}
@@ -180,17 +180,17 @@ def cpu_part(a) -> dict:
     for n in (int(float(s)) for s in a.cpu_sizes.split(",")):
         pts = np.random.default_rng(0).random((n, 3))
         x = torch.from_numpy(pts)
-        ms_cuneb, e = wall_timed(lambda: cuneb.knn_graph(x, 16), a.repeats)
+        ms_ours, e = wall_timed(lambda: ext.knn_graph(x, 16), a.repeats)
         ms_tree, (dist, idx) = wall_timed(lambda: cKDTree(pts).query(pts, k=17, workers=2), a.repeats)
         ours = e[0].view(n, 16).numpy()  # source_to_target: row 0 = neighbours
         same = float((ours == idx[:, 1:]).all(1).mean())
-        row = {"n": n, "k": 16, "cuneb_knn_graph_ms": ms_cuneb, "ckdtree_query_k17_ms": ms_tree,
-               "speedup_vs_ckdtree": ms_tree / ms_cuneb, "same_rows_as_ckdtree": same}
+        row = {"n": n, "k": 16, f"{NAME}_knn_graph_ms": ms_ours, "ckdtree_query_k17_ms": ms_tree,
+               "speedup_vs_ckdtree": ms_tree / ms_ours, "same_rows_as_ckdtree": same}
         record(results, row)
     return {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
                         "torch_threads": torch.get_num_threads()},
             "versions_extra": {"scipy": scipy.__version__, "numpy": np.__version__},
-            "setup": "uniform float64 points in the unit cube; cuneb.knn_graph(x, 16) (16 nearest "
+            "setup": f"uniform float64 points in the unit cube; {NAME}.knn_graph(x, 16) (16 nearest "
                      "others per point) vs cKDTree(x).query(x, k=17, workers=2) (itself + 16), tree "
                      "build included; wall clock, median",
             "results": results}
@@ -211,7 +211,7 @@ def main() -> None:
     doc.update(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                part=a.part,
                versions={"python": platform.python_version(), "torch": torch.__version__,
-                         "cuda": torch.version.cuda, "cuneb": cuneb.__version__,
+                         "cuda": torch.version.cuda, NAME: ext.__version__,
                          **doc.pop("versions_extra", {})})
     with open(a.out, "w") as f:
         json.dump(doc, f, indent=2)

@@ -1,4 +1,4 @@
-"""Brute-force references for cuneb.radius / radius_graph / knn / knn_graph in
+"""Brute-force references for radius / radius_graph / knn / knn_graph in
 plain torch.
 
 It states the documented semantics as directly as possible, so the package's

@@ -158,21 +158,21 @@ def _knn_graph_samples(device):
 
 @pytest.mark.parametrize("sample", list(_knn_samples("cpu")))
 def test_opcheck_knn(device, sample):
-    torch.library.opcheck(torch.ops.cuneb.knn.default, _knn_samples(device)[sample])
+    torch.library.opcheck(OPS.knn.default, _knn_samples(device)[sample])
 
 
 @pytest.mark.parametrize("sample", list(_knn_graph_samples("cpu")))
 def test_opcheck_knn_graph(device, sample):
-    torch.library.opcheck(torch.ops.cuneb.knn_graph.default, _knn_graph_samples(device)[sample])
+    torch.library.opcheck(OPS.knn_graph.default, _knn_graph_samples(device)[sample])
 
 
 def knn_features(x, batch):
     """knn_graph (data-dependent size with a batch, static without), then
     message passing on its output: mean neighbour offset per node."""
-    edges = cuneb.knn_graph(x, 6, batch, loop=False)
+    edges = ext.knn_graph(x, 6, batch, loop=False)
     src, dst = edges[0], edges[1]
     agg = torch.zeros_like(x).index_add(0, dst, x[src] - x[dst])
-    near = cuneb.knn(x, x[:50], 3)  # static size: 50 * 3
+    near = ext.knn(x, x[:50], 3)  # static size: 50 * 3
     return edges, agg / 6, near, near.shape[1] + edges.shape[1]
 
 
@@ -187,13 +187,13 @@ def test_compile_fullgraph_knn(device, with_batch):
         expected = knn_features(x, batch)
         _assert_same_outputs(compiled(x, batch), expected)
     assert 1 <= counter.frame_count <= 2
-    assert all("cuneb.knn_graph" in g.code and "cuneb.knn" in g.code for g in counter.graphs)
+    assert all(f"{NS}.knn_graph" in g.code and f"{NS}.knn" in g.code for g in counter.graphs)
 
 
 class KnnModule(torch.nn.Module):
     def forward(self, x, batch):
-        edges = cuneb.knn_graph(x, 8, batch, flow="target_to_source")
-        plain = cuneb.knn(x, x[:10], 4, cosine=True)
+        edges = ext.knn_graph(x, 8, batch, flow="target_to_source")
+        plain = ext.knn(x, x[:10], 4, cosine=True)
         return edges, plain
 
 
@@ -201,7 +201,7 @@ def test_export_knn(device):
     x = _points(300, device=device)
     batch = (torch.arange(300) // 100).to(device)
     ep = torch.export.export(KnnModule(), (x, batch))
-    assert "cuneb.knn_graph" in str(ep.graph) and "cuneb.knn" in str(ep.graph)
+    assert f"{NS}.knn_graph" in str(ep.graph) and f"{NS}.knn" in str(ep.graph)
     x2 = _points(300, device=device, seed=3)
     got, expected = ep.module()(x2, batch), KnnModule()(x2, batch)
     assert all(torch.equal(g, e) for g, e in zip(got, expected))

@@ -259,15 +259,15 @@ KNN_GRAPH_CASES = {
 
 def call_knn(api: str, a: dict):
     if api == "python":
-        return cuneb.knn(**a)
-    return torch.ops.cuneb.knn(a["x"], a["y"], a["k"], a["batch_x"], a["batch_y"], a["cosine"],
+        return ext.knn(**a)
+    return OPS.knn(a["x"], a["y"], a["k"], a["batch_x"], a["batch_y"], a["cosine"],
                                a["batch_size"])
 
 
 def call_knn_graph(api: str, a: dict):
     if api == "python":
-        return cuneb.knn_graph(**a)
-    return torch.ops.cuneb.knn_graph(a["x"], a["k"], a["batch"], a["loop"], a["flow"], a["cosine"],
+        return ext.knn_graph(**a)
+    return OPS.knn_graph(a["x"], a["k"], a["batch"], a["loop"], a["flow"], a["cosine"],
                                      a["batch_size"])
 
 
@@ -275,7 +275,7 @@ def call_knn_graph(api: str, a: dict):
 @pytest.mark.parametrize("case", list(KNN_CASES), ids=list(KNN_CASES))
 def test_knn_bad_input(device, api, case):
     build, message = KNN_CASES[case]
-    with pytest.raises(RuntimeError, match="^" + re.escape("cuneb.knn: ") + message):
+    with pytest.raises(RuntimeError, match="^" + re.escape(f"{NS}.knn: ") + message):
         call_knn(api, build(device))
 
 
@@ -283,32 +283,32 @@ def test_knn_bad_input(device, api, case):
 @pytest.mark.parametrize("case", list(KNN_GRAPH_CASES), ids=list(KNN_GRAPH_CASES))
 def test_knn_graph_bad_input(device, api, case):
     build, message = KNN_GRAPH_CASES[case]
-    with pytest.raises(RuntimeError, match="^" + re.escape("cuneb.knn_graph: ") + message):
+    with pytest.raises(RuntimeError, match="^" + re.escape(f"{NS}.knn_graph: ") + message):
         call_knn_graph(api, build(device))
 
 
 def test_knn_same_arguments_are_accepted_when_fixed(device):
     x = pts(device)
-    assert cuneb.knn(x, x, 3, ids(SORTED, device), ids(SORTED, device), batch_size=3).shape == (2, 30)
-    assert cuneb.knn_graph(x, 3, ids(SORTED, device), batch_size=3).shape == (2, 24)  # 3*2 + 4*3 + 3*2
-    assert cuneb.knn_graph(x, 1, flow="target_to_source", cosine=True).shape == (2, 10)
+    assert ext.knn(x, x, 3, ids(SORTED, device), ids(SORTED, device), batch_size=3).shape == (2, 30)
+    assert ext.knn_graph(x, 3, ids(SORTED, device), batch_size=3).shape == (2, 24)  # 3*2 + 4*3 + 3*2
+    assert ext.knn_graph(x, 1, flow="target_to_source", cosine=True).shape == (2, 10)
 
 
 def test_knn_device_mismatch(cuda_device):
     x = pts("cpu")
-    with pytest.raises(RuntimeError, match=r"^cuneb\.knn: x is on cpu but y is on cuda:\d"):
-        cuneb.knn(x, x.to(cuda_device), 3)
-    with pytest.raises(RuntimeError, match=r"^cuneb\.knn_graph: batch is on cpu but x is on cuda:\d"):
-        cuneb.knn_graph(x.to(cuda_device), 3, ids(SORTED, "cpu"))
+    with pytest.raises(RuntimeError, match=rf"^{re.escape(NS)}\.knn: x is on cpu but y is on cuda:\d"):
+        ext.knn(x, x.to(cuda_device), 3)
+    with pytest.raises(RuntimeError, match=rf"^{re.escape(NS)}\.knn_graph: batch is on cpu but x is on cuda:\d"):
+        ext.knn_graph(x.to(cuda_device), 3, ids(SORTED, "cpu"))
 
 
 def test_knn_bad_data_is_reported_even_when_the_other_side_is_empty(device):
     empty = torch.empty(0, 3, device=device)
     y = pts(device, n=3)
-    with pytest.raises(RuntimeError, match=r"^cuneb\.knn: y " + NONFINITE):
-        cuneb.knn(empty, with_value(y, 0, float("nan")), 2)
-    with pytest.raises(RuntimeError, match=r"^cuneb\.knn: batch_y " + SORT_MSG):
-        cuneb.knn(empty, y, 2, None, ids([1, 0, 0], device))
+    with pytest.raises(RuntimeError, match=rf"^{re.escape(NS)}\.knn: y " + NONFINITE):
+        ext.knn(empty, with_value(y, 0, float("nan")), 2)
+    with pytest.raises(RuntimeError, match=rf"^{re.escape(NS)}\.knn: batch_y " + SORT_MSG):
+        ext.knn(empty, y, 2, None, ids([1, 0, 0], device))
 
 
 # --------------------------------------------------------------------------

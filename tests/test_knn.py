@@ -1,4 +1,4 @@
-"""cuneb.knn / cuneb.knn_graph against the brute-force reference
+"""knn / knn_graph against the brute-force reference
 (tests/reference.py: knn_ref), exactly (torch.equal), on every device under
 test; on CUDA also against the CPU kernel.
 
@@ -11,6 +11,7 @@ and k from 1 to beyond every segment.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ import torch
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-import cuneb
+from names import NS, OPS, ext
 from reference import knn_graph_ref, knn_ref, pair_cosine
 from test_radius import DTYPES, FLOWS, _assert_edges, _cpu, apply_layout, clouds, needed_batch_size
 
@@ -29,24 +30,24 @@ EMPTY = torch.empty(2, 0, dtype=torch.long)
 
 def check_knn(x, y, k, bx=None, by=None, cosine=False, batch_size=None):
     inputs = [t.clone() for t in (x, y, bx, by) if t is not None]
-    out = cuneb.knn(x, y, k, bx, by, cosine=cosine, batch_size=batch_size)
+    out = ext.knn(x, y, k, bx, by, cosine=cosine, batch_size=batch_size)
     _assert_edges(out, knn_ref(x, y, k, bx, by, cosine), x.device)
-    op = torch.ops.cuneb.knn(x, y, k, bx, by, cosine, batch_size)
+    op = OPS.knn(x, y, k, bx, by, cosine, batch_size)
     assert torch.equal(op, out)
     assert all(torch.equal(a, b) for a, b in zip(inputs, (t for t in (x, y, bx, by) if t is not None)))
     if x.device.type != "cpu":
-        on_cpu = cuneb.knn(x.cpu(), y.cpu(), k, _cpu(bx), _cpu(by), cosine=cosine, batch_size=batch_size)
+        on_cpu = ext.knn(x.cpu(), y.cpu(), k, _cpu(bx), _cpu(by), cosine=cosine, batch_size=batch_size)
         assert torch.equal(out.cpu(), on_cpu), "CUDA and CPU kernels disagree"
     return out
 
 
 def check_knn_graph(x, k, batch=None, loop=False, flow="source_to_target", cosine=False, batch_size=None):
-    out = cuneb.knn_graph(x, k, batch, loop, flow, cosine, batch_size=batch_size)
+    out = ext.knn_graph(x, k, batch, loop, flow, cosine, batch_size=batch_size)
     _assert_edges(out, knn_graph_ref(x, k, batch, loop, flow, cosine), x.device)
-    op = torch.ops.cuneb.knn_graph(x, k, batch, loop, flow, cosine, batch_size)
+    op = OPS.knn_graph(x, k, batch, loop, flow, cosine, batch_size)
     assert torch.equal(op, out)
     if x.device.type != "cpu":
-        on_cpu = cuneb.knn_graph(x.cpu(), k, _cpu(batch), loop, flow, cosine, batch_size=batch_size)
+        on_cpu = ext.knn_graph(x.cpu(), k, _cpu(batch), loop, flow, cosine, batch_size=batch_size)
         assert torch.equal(out.cpu(), on_cpu), "CUDA and CPU kernels disagree"
     return out
 
@@ -125,14 +126,14 @@ def test_torch_cluster_docstring_examples(device, dtype):
     y = torch.tensor([[-1.0, 0.0], [1.0, 0.0]], dtype=dtype, device=device)
     by = torch.tensor([0, 0], device=device)
     # torch_cluster.knn's docstring: [[0, 0, 1, 1], [0, 1, 2, 3]].
-    _assert_edges(cuneb.knn(x, y, 2, batch, by), torch.tensor([[0, 0, 1, 1], [0, 1, 2, 3]]), device)
+    _assert_edges(ext.knn(x, y, 2, batch, by), torch.tensor([[0, 0, 1, 1], [0, 1, 2, 3]]), device)
     # knn_graph(x, k=2, batch, loop=False): each corner's two side neighbours.
-    _assert_edges(cuneb.knn_graph(x, 2, batch),
+    _assert_edges(ext.knn_graph(x, 2, batch),
                   torch.tensor([[1, 2, 0, 3, 0, 3, 1, 2], [0, 0, 1, 1, 2, 2, 3, 3]]), device)
-    _assert_edges(cuneb.knn_graph(x, 2, batch, flow="target_to_source"),
+    _assert_edges(ext.knn_graph(x, 2, batch, flow="target_to_source"),
                   torch.tensor([[0, 0, 1, 1, 2, 2, 3, 3], [1, 2, 0, 3, 0, 3, 1, 2]]), device)
     # With loops the point itself comes first (distance 0).
-    _assert_edges(cuneb.knn_graph(x, 2, batch, loop=True, flow="target_to_source"),
+    _assert_edges(ext.knn_graph(x, 2, batch, loop=True, flow="target_to_source"),
                   torch.tensor([[0, 0, 1, 1, 2, 2, 3, 3], [0, 1, 1, 0, 2, 0, 3, 1]]), device)
 
 
@@ -141,9 +142,9 @@ def test_nearest_first_then_index(device, dtype):
     # 1-D; query 1.25 is at 1.25, 0.25, 0.25, 1.75, 0.75 from the points.
     x = torch.tensor([0.0, 1.0, 1.5, 3.0, 2.0], dtype=dtype, device=device)
     y = torch.tensor([1.25], dtype=dtype, device=device)
-    _assert_edges(cuneb.knn(x, y, 5), torch.tensor([[0] * 5, [1, 2, 4, 0, 3]]), device)
-    _assert_edges(cuneb.knn(x, y, 1), torch.tensor([[0], [1]]), device)
-    _assert_edges(cuneb.knn(x, y, 3), torch.tensor([[0] * 3, [1, 2, 4]]), device)
+    _assert_edges(ext.knn(x, y, 5), torch.tensor([[0] * 5, [1, 2, 4, 0, 3]]), device)
+    _assert_edges(ext.knn(x, y, 1), torch.tensor([[0], [1]]), device)
+    _assert_edges(ext.knn(x, y, 3), torch.tensor([[0] * 3, [1, 2, 4]]), device)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -170,9 +171,9 @@ def test_segments_shorter_than_k_and_empty_segments(device, dtype):
 def test_one_point_segments_have_no_neighbours_without_loops(device, dtype):
     x = torch.rand(4, 2, dtype=torch.float64).to(dtype).to(device)
     batch = torch.arange(4, device=device)
-    _assert_edges(cuneb.knn_graph(x, 3, batch), EMPTY, device)
-    _assert_edges(cuneb.knn_graph(x, 3, batch, loop=True), torch.arange(4).repeat(2, 1), device)
-    _assert_edges(cuneb.knn_graph(x[:1], 3), EMPTY, device)
+    _assert_edges(ext.knn_graph(x, 3, batch), EMPTY, device)
+    _assert_edges(ext.knn_graph(x, 3, batch, loop=True), torch.arange(4).repeat(2, 1), device)
+    _assert_edges(ext.knn_graph(x[:1], 3), EMPTY, device)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -181,7 +182,7 @@ def test_identical_points(device, dtype, dim):
     # All distances tie: the neighbours are the smallest indices.
     n, k = 40, 5
     x = torch.full((n, dim), 0.5, dtype=dtype, device=device)
-    out = cuneb.knn_graph(x, k, flow="target_to_source")
+    out = ext.knn_graph(x, k, flow="target_to_source")
     expected = torch.stack([torch.arange(n).repeat_interleave(k),
                             torch.tensor([[j for j in range(n) if j != i][:k] for i in range(n)]).flatten()])
     _assert_edges(out, expected, device)
@@ -198,11 +199,11 @@ def test_empty_inputs(device, dtype, with_batch):
     b_some = torch.tensor([0, 0, 1, 1, 2], device=device) if with_batch else None
     b_none = torch.empty(0, dtype=torch.long, device=device) if with_batch else None
     for cosine in (False, True):
-        _assert_edges(cuneb.knn(none, some, 3, b_none, b_some, cosine), EMPTY, device)
-        _assert_edges(cuneb.knn(some, none, 3, b_some, b_none, cosine), EMPTY, device)
-        _assert_edges(cuneb.knn(none, none, 3, b_none, b_none, cosine), EMPTY, device)
-        _assert_edges(cuneb.knn_graph(none, 3, b_none, loop=True, cosine=cosine), EMPTY, device)
-        _assert_edges(cuneb.knn_graph(none[:, 0], 3, b_none), EMPTY, device)
+        _assert_edges(ext.knn(none, some, 3, b_none, b_some, cosine), EMPTY, device)
+        _assert_edges(ext.knn(some, none, 3, b_some, b_none, cosine), EMPTY, device)
+        _assert_edges(ext.knn(none, none, 3, b_none, b_none, cosine), EMPTY, device)
+        _assert_edges(ext.knn_graph(none, 3, b_none, loop=True, cosine=cosine), EMPTY, device)
+        _assert_edges(ext.knn_graph(none[:, 0], 3, b_none), EMPTY, device)
 
 
 def test_cosine_zero_vectors_are_at_distance_one(device):
@@ -211,7 +212,7 @@ def test_cosine_zero_vectors_are_at_distance_one(device):
     d = pair_cosine(x, y)
     assert torch.equal(d, torch.tensor([[1.0, 1.0, 1.0, 1.0], [1.0, 0.0, 2.0, 1.0]]))
     # y0 (zero): every x at distance 1, by index. y1: x1 (0), then x0 and x3 (1), x2 (2).
-    _assert_edges(cuneb.knn(x, y, 4, cosine=True),
+    _assert_edges(ext.knn(x, y, 4, cosine=True),
                   torch.tensor([[0, 0, 0, 0, 1, 1, 1, 1], [0, 1, 2, 3, 1, 0, 3, 2]]), device)
 
 
@@ -263,9 +264,9 @@ def test_thread_count_does_not_change_result():
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        one = (cuneb.knn_graph(x, 10), cuneb.knn_graph(x[:, :2].repeat(1, 3), 10))
+        one = (ext.knn_graph(x, 10), ext.knn_graph(x[:, :2].repeat(1, 3), 10))
         torch.set_num_threads(max(2, before))
-        many = (cuneb.knn_graph(x, 10), cuneb.knn_graph(x[:, :2].repeat(1, 3), 10))
+        many = (ext.knn_graph(x, 10), ext.knn_graph(x[:, :2].repeat(1, 3), 10))
     finally:
         torch.set_num_threads(before)
     assert all(torch.equal(a, b) for a, b in zip(one, many))
@@ -273,8 +274,8 @@ def test_thread_count_does_not_change_result():
 
 def test_num_workers_is_accepted_and_ignored(device):
     x = torch.rand(100, 3, device=device)
-    assert torch.equal(cuneb.knn_graph(x, 4, num_workers=4), cuneb.knn_graph(x, 4))
-    assert torch.equal(cuneb.knn(x, x[:10], 4, num_workers=4), cuneb.knn(x, x[:10], 4))
+    assert torch.equal(ext.knn_graph(x, 4, num_workers=4), ext.knn_graph(x, 4))
+    assert torch.equal(ext.knn(x, x[:10], 4, num_workers=4), ext.knn(x, x[:10], 4))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -285,7 +286,7 @@ def test_matches_scipy_ckdtree(device, dtype):
     x = torch.rand(n, 3, generator=gen, dtype=torch.float64).to(dtype)
     xn = x.double().numpy()
     dist, idx = spatial.cKDTree(xn).query(xn, k=k)
-    e = cuneb.knn_graph(x.to(device), k, loop=True, flow="target_to_source").cpu().numpy()
+    e = ext.knn_graph(x.to(device), k, loop=True, flow="target_to_source").cpu().numpy()
     ours = e[1].reshape(n, k)
     # Same neighbours except where scipy's float64 distances tie within the
     # rounding of ours (float32 input: 1e-6 relative).
@@ -304,21 +305,21 @@ def test_matches_scipy_ckdtree(device, dtype):
 def test_torch_ops_defaults_match_python_defaults(device):
     x = torch.rand(300, 3, device=device)
     y = torch.rand(40, 3, device=device)
-    assert torch.equal(torch.ops.cuneb.knn_graph(x, 6), cuneb.knn_graph(x, 6))
-    assert torch.equal(torch.ops.cuneb.knn(x, y, 6), cuneb.knn(x, y, 6))
+    assert torch.equal(OPS.knn_graph(x, 6), ext.knn_graph(x, 6))
+    assert torch.equal(OPS.knn(x, y, 6), ext.knn(x, y, 6))
     # Defaults: loop=False, source_to_target, Euclidean.
-    assert torch.equal(cuneb.knn_graph(x, 6).cpu(), knn_graph_ref(x, 6, None, False))
-    assert torch.equal(cuneb.knn(x, y, 6).cpu(), knn_ref(x, y, 6))
+    assert torch.equal(ext.knn_graph(x, 6).cpu(), knn_graph_ref(x, 6, None, False))
+    assert torch.equal(ext.knn(x, y, 6).cpu(), knn_ref(x, y, 6))
 
 
 def test_output_too_large_names_the_size():
     # 2^20 queries x 2^20 neighbours: a 16 TiB output.
     x = torch.zeros(2**20, 1)
-    with pytest.raises(RuntimeError, match=r"^cuneb\.knn: cannot allocate the \[2, 1099511627776\] "
+    with pytest.raises(RuntimeError, match=rf"^{re.escape(NS)}\.knn: cannot allocate the \[2, 1099511627776\] "
                                            r"int64 output \(1.*GB\) on cpu: out of memory\? Lower k"):
-        cuneb.knn(x, x, 2**20)
+        ext.knn(x, x, 2**20)
 
 
 def test_exported_names():
-    assert {"knn", "knn_graph"} <= set(cuneb.__all__)
-    assert cuneb.knn is cuneb.ops.knn and cuneb.knn_graph is cuneb.ops.knn_graph
+    assert {"knn", "knn_graph"} <= set(ext.__all__)
+    assert ext.knn is ext.ops.knn and ext.knn_graph is ext.ops.knn_graph

@@ -125,12 +125,12 @@ def test_loading_without_the_package_fails_and_names_the_op(tmp_path):
 
 
 class KnnApi(torch.nn.Module):
-    """cuneb.knn / cuneb.knn_graph (Python wrappers) and torch.ops.cuneb.knn_graph."""
+    """knn / knn_graph (Python wrappers) and OPS.knn_graph."""
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, batch: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        graph = cuneb.knn_graph(x, 6, batch, loop=False, flow="target_to_source")
-        near = cuneb.knn(x, y, 3, batch, None, cosine=True)
-        ops = torch.ops.cuneb.knn_graph(x, 4, batch, True, "source_to_target", False, None)
+        graph = ext.knn_graph(x, 6, batch, loop=False, flow="target_to_source")
+        near = ext.knn(x, y, 3, batch, None, cosine=True)
+        ops = OPS.knn_graph(x, 4, batch, True, "source_to_target", False, None)
         return graph, near, ops
 
 

@@ -30,42 +30,12 @@ import json
 import math
 import os
 import platform
-import statistics
-import time
 import traceback
 
 import torch
 
 import cuneb
-
-
-def cuda_timed(fn, repeats: int, warmup: int = 2):
-    out = None
-    for _ in range(warmup):
-        out = None
-        out = fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        out = None
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        out = fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times), out
-
-
-def wall_timed(fn, repeats: int):
-    fn()  # warm-up
-    times, out = [], None
-    for _ in range(repeats):
-        out = None
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3, out
+from gpu_bench import timed as cuda_timed  # bench/ is on sys.path when run as a script
 
 
 def same_rows(a: torch.Tensor, b: torch.Tensor, k: int) -> float:
@@ -175,6 +145,8 @@ def cpu_part(a) -> dict:
     import numpy as np
     import scipy
     from scipy.spatial import cKDTree
+
+    from cpu_bench import timed as wall_timed
 
     results = []
     for n in (int(float(s)) for s in a.cpu_sizes.split(",")):

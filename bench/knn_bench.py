@@ -148,7 +148,7 @@ def cpu_part(a) -> dict:
 
     from cpu_bench import timed as wall_timed
 
-    results = []
+    results, load_before = [], os.getloadavg()
     for n in (int(float(s)) for s in a.cpu_sizes.split(",")):
         pts = np.random.default_rng(0).random((n, 3))
         x = torch.from_numpy(pts)
@@ -160,7 +160,9 @@ def cpu_part(a) -> dict:
                "speedup_vs_ckdtree": ms_tree / ms_cuneb, "same_rows_as_ckdtree": same}
         record(results, row)
     return {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                        "torch_threads": torch.get_num_threads()},
+                        "torch_threads": torch.get_num_threads(),
+                        # others share this machine: the 1/5/15-minute load around the run
+                        "load_avg_before": load_before, "load_avg_after": os.getloadavg()},
             "versions_extra": {"scipy": scipy.__version__, "numpy": np.__version__},
             "setup": "uniform float64 points in the unit cube; cuneb.knn_graph(x, 16) (16 nearest "
                      "others per point) vs cKDTree(x).query(x, k=17, workers=2) (itself + 16), tree "

@@ -71,13 +71,9 @@ def good_case(rng: random.Random) -> tuple[str, tuple, dict]:
     return op, (x, y, r), kwargs
 
 
-def bad_case(rng: random.Random) -> tuple[str, tuple, dict]:
-    x = torch.rand(100, 3)
-    y = torch.rand(40, 3)
-    bad = rng.choice(["nan_x", "inf_y", "unsorted", "negative", "r0", "rnan", "k", "bsize",
-                      "dtype", "mixed", "dims", "blen", "rank", "flow", "sparse"])
-    kwargs: dict = {}
-    r = 0.2
+def shared_bad(rng: random.Random, bad: str, x, y, kwargs: dict):
+    """One bad input that every op family checks alike (x: [100, 3], y: [40, 3]);
+    returns the new x, y (kwargs is updated in place)."""
     if bad == "nan_x":
         x[rng.randrange(100), rng.randrange(3)] = float("nan")
     elif bad == "inf_y":
@@ -87,12 +83,6 @@ def bad_case(rng: random.Random) -> tuple[str, tuple, dict]:
         kwargs["batch_x"][0], kwargs["batch_x"][1] = 3, 0
     elif bad == "negative":
         kwargs["batch_y"] = torch.full((40,), -1, dtype=torch.long)
-    elif bad == "r0":
-        r = rng.choice([0.0, -1.0])
-    elif bad == "rnan":
-        r = rng.choice([float("nan"), float("inf")])
-    elif bad == "k":
-        kwargs["max_num_neighbors"] = -3
     elif bad == "bsize":
         kwargs["batch_x"] = torch.full((100,), 5, dtype=torch.long)
         kwargs["batch_size"] = 2
@@ -106,10 +96,29 @@ def bad_case(rng: random.Random) -> tuple[str, tuple, dict]:
         kwargs["batch_x"] = torch.zeros(99, dtype=torch.long)
     elif bad == "rank":
         x = x[None]
+    else:
+        assert bad == "sparse", bad
+        kwargs["batch_x"] = torch.full((100,), 10**12, dtype=torch.long)
+    return x, y
+
+
+def bad_case(rng: random.Random) -> tuple[str, tuple, dict]:
+    x = torch.rand(100, 3)
+    y = torch.rand(40, 3)
+    bad = rng.choice(["nan_x", "inf_y", "unsorted", "negative", "r0", "rnan", "k", "bsize",
+                      "dtype", "mixed", "dims", "blen", "rank", "flow", "sparse"])
+    kwargs: dict = {}
+    r = 0.2
+    if bad == "r0":
+        r = rng.choice([0.0, -1.0])
+    elif bad == "rnan":
+        r = rng.choice([float("nan"), float("inf")])
+    elif bad == "k":
+        kwargs["max_num_neighbors"] = -3
     elif bad == "flow":
         return "radius_graph", (x, r), {"flow": "sideways"}
     else:
-        kwargs["batch_x"] = torch.full((100,), 10**12, dtype=torch.long)
+        x, y = shared_bad(rng, bad, x, y, kwargs)
     return "radius", (x, y, r), kwargs
 
 
@@ -143,39 +152,15 @@ def knn_bad_case(rng: random.Random) -> tuple[str, tuple, dict]:
                       "mixed", "dims", "blen", "rank", "flow", "sparse", "nan_cosine"])
     kwargs: dict = {}
     k = 4
-    if bad == "nan_x":
-        x[rng.randrange(100), rng.randrange(3)] = float("nan")
-    elif bad == "inf_y":
-        y[rng.randrange(40), 0] = float("inf")
-    elif bad == "nan_cosine":
+    if bad == "nan_cosine":
         x[rng.randrange(100), 1] = float("nan")
         kwargs["cosine"] = True
-    elif bad == "unsorted":
-        kwargs["batch_x"] = torch.randint(0, 4, (100,))
-        kwargs["batch_x"][0], kwargs["batch_x"][1] = 3, 0
-    elif bad == "negative":
-        kwargs["batch_y"] = torch.full((40,), -1, dtype=torch.long)
-    elif bad == "k0":
-        k = 0
-    elif bad == "kneg":
-        k = -3
-    elif bad == "bsize":
-        kwargs["batch_x"] = torch.full((100,), 5, dtype=torch.long)
-        kwargs["batch_size"] = 2
-    elif bad == "dtype":
-        x = x.long()
-    elif bad == "mixed":
-        y = y.double()
-    elif bad == "dims":
-        y = torch.rand(40, 2)
-    elif bad == "blen":
-        kwargs["batch_x"] = torch.zeros(99, dtype=torch.long)
-    elif bad == "rank":
-        x = x[None]
+    elif bad in ("k0", "kneg"):
+        k = 0 if bad == "k0" else -3
     elif bad == "flow":
         return "knn_graph", (x, k), {"flow": "sideways"}
     else:
-        kwargs["batch_x"] = torch.full((100,), 10**12, dtype=torch.long)
+        x, y = shared_bad(rng, bad, x, y, kwargs)
     return "knn", (x, y, k), kwargs
 
 

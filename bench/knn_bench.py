@@ -30,42 +30,12 @@ import json
 import math
 import os
 import platform
-import statistics
-import time
 import traceback
 
 import torch
 
 from package import NAME, ext
-
-
-def cuda_timed(fn, repeats: int, warmup: int = 2):
-    out = None
-    for _ in range(warmup):
-        out = None
-        out = fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        out = None
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        out = fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times), out
-
-
-def wall_timed(fn, repeats: int):
-    fn()  # warm-up
-    times, out = [], None
-    for _ in range(repeats):
-        out = None
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3, out
+from gpu_bench import timed as cuda_timed  # bench/ is on sys.path when run as a script
 
 
 def same_rows(a: torch.Tensor, b: torch.Tensor, k: int) -> float:
@@ -176,7 +146,9 @@ def cpu_part(a) -> dict:
     import scipy
     from scipy.spatial import cKDTree
 
-    results = []
+    from cpu_bench import timed as wall_timed
+
+    results, load_before = [], os.getloadavg()
     for n in (int(float(s)) for s in a.cpu_sizes.split(",")):
         pts = np.random.default_rng(0).random((n, 3))
         x = torch.from_numpy(pts)
@@ -188,7 +160,9 @@ def cpu_part(a) -> dict:
                "speedup_vs_ckdtree": ms_tree / ms_ours, "same_rows_as_ckdtree": same}
         record(results, row)
     return {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                        "torch_threads": torch.get_num_threads()},
+                        "torch_threads": torch.get_num_threads(),
+                        # others share this machine: the 1/5/15-minute load around the run
+                        "load_avg_before": load_before, "load_avg_after": os.getloadavg()},
             "versions_extra": {"scipy": scipy.__version__, "numpy": np.__version__},
             "setup": f"uniform float64 points in the unit cube; {NAME}.knn_graph(x, 16) (16 nearest "
                      "others per point) vs cKDTree(x).query(x, k=17, workers=2) (itself + 16), tree "

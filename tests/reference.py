@@ -94,8 +94,12 @@ def radius_graph_ref(
     max_num_neighbors: Optional[int] = 32,
     flow: str = "source_to_target",
 ) -> torch.Tensor:
+    return _graph(radius_ref(x, x, r, batch, batch, max_num_neighbors, ignore_same_index=not loop), flow)
+
+
+def _graph(e: torch.Tensor, flow: str) -> torch.Tensor:
+    """(centre, neighbour) edges in the row order `flow` asks for."""
     assert flow in ("source_to_target", "target_to_source")
-    e = radius_ref(x, x, r, batch, batch, max_num_neighbors, ignore_same_index=not loop)
     return e.flip(0) if flow == "source_to_target" else e
 
 
@@ -158,6 +162,4 @@ def knn_graph_ref(
     flow: str = "source_to_target",
     cosine: bool = False,
 ) -> torch.Tensor:
-    assert flow in ("source_to_target", "target_to_source")
-    e = knn_ref(x, x, k, batch, batch, cosine, ignore_same_index=not loop)
-    return e.flip(0) if flow == "source_to_target" else e
+    return _graph(knn_ref(x, x, k, batch, batch, cosine, ignore_same_index=not loop), flow)

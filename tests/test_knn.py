@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from names import NS, OPS, ext
 from reference import knn_graph_ref, knn_ref, pair_cosine
-from test_radius import DTYPES, FLOWS, _assert_edges, _cpu, apply_layout, clouds, needed_batch_size
+from test_radius import DTYPES, FLOWS, _assert_edges, _cpu, clouds, integer_sets, needed_batch_size
 
 DIMS = [1, 2, 3, 4, 16, 64]
 K_VALUES = [1, 2, 5, 16, 33, 400]
@@ -87,22 +87,10 @@ def test_knn_graph_matches_reference(device, case, k, loop, flow, cosine, batch_
     _events(check_knn_graph(x, k, batch, loop, flow, cosine, bs), x.shape[0], k)
 
 
-@st.composite
-def integer_sets(draw):
-    """Few points on a small integer grid: distances tie all the time."""
-    dim = draw(st.integers(1, 4))
-    point = st.lists(st.integers(-2, 2), min_size=dim, max_size=dim)
-    xs = draw(st.lists(point, min_size=1, max_size=14))
-    ys = draw(st.lists(point, min_size=1, max_size=8))
-    bx = sorted(draw(st.lists(st.integers(0, 2), min_size=len(xs), max_size=len(xs))))
-    by = sorted(draw(st.lists(st.integers(0, 2), min_size=len(ys), max_size=len(ys))))
-    use_batch = draw(st.booleans())
-    return dim, xs, ys, (bx if use_batch else None), (by if use_batch else None)
-
-
 @given(sets=integer_sets(), dtype=st.sampled_from(DTYPES), k=st.integers(1, 6),
        cosine=st.booleans(), loop=st.booleans(), flow=st.sampled_from(FLOWS))
 def test_small_integer_sets(device, sets, dtype, k, cosine, loop, flow):
+    # test_radius's few points on a small integer grid: distances tie all the time.
     dim, xs, ys, bx, by = sets
     x = torch.tensor(xs, dtype=dtype).reshape(len(xs), dim).to(device)
     y = torch.tensor(ys, dtype=dtype).reshape(len(ys), dim).to(device)

@@ -38,7 +38,7 @@ KnnCall make_knn_graph_call(Tensor x, int64_t k, std::optional<Tensor> batch, bo
                             const std::string& flow, bool cosine,
                             std::optional<int64_t> batch_size);
 
-// A grid with about max(1, k / 2) points of x per cell over the box of the
+// A grid with about max(1, k / 8) points of x per cell over the box of the
 // inputs (the ring search of knn_search.h is exact for any cell edge).
 GridSpec make_grid(const KnnCall& call, const InputStats& s, int64_t num_batches);
 

@@ -25,6 +25,33 @@ struct KnnOut {
   acc_t* scratch;  // [edges] distances, for queries keeping > kLocalK (else unused)
 };
 
+#if defined(__CUDACC__)
+// Query q's top k on the GPU: in local memory when it keeps <= kLocalK,
+// else in the scratch buffer (distances) and the output row (indices).
+template <typename acc_t>
+struct QueryTop {
+  acc_t local_d[kLocalK];
+  int64_t local_id[kLocalK];
+  int64_t base, n;
+  TopK<acc_t> top;
+
+  __device__ QueryTop(const KnnOut<acc_t>& out, int64_t q, bool active) {
+    base = active ? (out.offset ? out.offset[q] : q * out.uniform) : 0;
+    n = active ? (out.offset ? out.offset[q + 1] - base : out.uniform) : 0;
+    const bool local = n <= kLocalK;
+    top = TopK<acc_t>{local ? local_d : out.scratch + base, local ? local_id : out.neighbour + base,
+                      n, 0};
+  }
+  // Both output rows of the query's slice, nearest first.
+  __device__ void write(const KnnOut<acc_t>& out, int64_t q) const {
+    for (int64_t i = 0; i < n; ++i) {
+      out.centre[base + i] = q;
+      if (n <= kLocalK) out.neighbour[base + i] = local_id[i];
+    }
+  }
+};
+#endif
+
 // kept[q] = neighbours query q keeps: min(k, points of x in its segment,
 // minus itself when ignore_same_index).
 cudaError_t launch_knn_counts(const int64_t* batch_x, int64_t nx, const int64_t* batch_y,

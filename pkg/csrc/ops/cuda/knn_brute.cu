@@ -20,12 +20,10 @@ brute_kernel(KnnBrute<acc_t> a, KnnOut<acc_t> out) {
 
   const int64_t q = blockIdx.x * int64_t(kBlock) + threadIdx.x;
   const bool active = q < a.ny;
-  int64_t lo = 0, hi = 0, base = 0, n = 0;
-  if (active) {
-    segment_range(a.batch_x, a.nx, batch_of(a.batch_y, q), lo, hi);
-    base = out.offset ? out.offset[q] : q * out.uniform;
-    n = out.offset ? out.offset[q + 1] - base : out.uniform;
-  }
+  int64_t lo = 0, hi = 0;
+  if (active) segment_range(a.batch_x, a.nx, batch_of(a.batch_y, q), lo, hi);
+  QueryTop<acc_t> qt(out, q, active);
+  const int64_t n = qt.n;
   if (threadIdx.x == 0) {
     block_lo = static_cast<unsigned long long>(a.nx);
     block_hi = 0;
@@ -38,11 +36,6 @@ brute_kernel(KnnBrute<acc_t> a, KnnOut<acc_t> out) {
   __syncthreads();
   const int64_t first = int64_t(block_lo), last = int64_t(block_hi);
 
-  acc_t local_d[kLocalK];
-  int64_t local_id[kLocalK];
-  const bool local = n <= kLocalK;
-  TopK<acc_t> top{local ? local_d : out.scratch + base, local ? local_id : out.neighbour + base,
-                  n, 0};
   const acc_t* yq = a.y + (active ? q : 0) * a.dim;
   const acc_t nq = COSINE && active ? a.y_norm[q] : acc_t(0);
   const int32_t step = a.tile > 0 ? a.tile : kGlobalStep;
@@ -63,15 +56,12 @@ brute_kernel(KnnBrute<acc_t> a, KnnOut<acc_t> out) {
         if (a.ignore_same_index && j == q) continue;
         const acc_t* xp = a.tile > 0 ? tile_x + i * a.dim : a.x + j * a.dim;
         const acc_t nx = COSINE ? (a.tile > 0 ? tile_norm[i] : a.x_norm[j]) : acc_t(0);
-        top.offer(knn_distance<0, COSINE>(xp, yq, a.dim, nx, nq), j);
+        qt.top.offer(knn_distance<0, COSINE>(xp, yq, a.dim, nx, nq), j);
       }
     }
     if (a.tile > 0) __syncthreads();
   }
-  for (int64_t i = 0; i < n; ++i) {
-    out.centre[base + i] = q;
-    if (local) out.neighbour[base + i] = local_id[i];
-  }
+  qt.write(out, q);
 }
 }  // namespace knn_brute_impl
 using namespace knn_brute_impl;

@@ -15,19 +15,10 @@ grid_kernel(KnnGrid<acc_t, int32_t> s, const acc_t* __restrict__ yc,
   const int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (t >= ny) return;
   const int64_t q = yi[t];
-  const int64_t base = out.offset ? out.offset[q] : q * out.uniform;
-  const int64_t n = out.offset ? out.offset[q + 1] - base : out.uniform;
-  if (n == 0) return;
-  acc_t local_d[kLocalK];
-  int64_t local_id[kLocalK];
-  const bool local = n <= kLocalK;
-  TopK<acc_t> top{local ? local_d : out.scratch + base, local ? local_id : out.neighbour + base,
-                  n, 0};
-  grid_knn<DIM>(s, yc + t * DIM, q, batch_of(batch_y, q), top);
-  for (int64_t i = 0; i < n; ++i) {
-    out.centre[base + i] = q;
-    if (local) out.neighbour[base + i] = local_id[i];
-  }
+  QueryTop<acc_t> qt(out, q, true);
+  if (qt.n == 0) return;
+  grid_knn<DIM>(s, yc + t * DIM, q, batch_of(batch_y, q), qt.top);
+  qt.write(out, q);
 }
 }  // namespace knn_grid_impl
 using namespace knn_grid_impl;

@@ -43,7 +43,6 @@ class WheelInfo:
     tags: list[str]           # python-abi-platform from the file name
     files: dict[str, int]     # path in wheel -> uncompressed size
     metadata: email.message.Message
-    metadata_text: str
     wheel_tags: list[str]     # Tag: lines of the WHEEL file
     build_info: dict | None
     elf: list[ElfInfo] = field(default_factory=list)
@@ -55,10 +54,6 @@ class WheelInfo:
     @property
     def size(self) -> int:
         return self.path.stat().st_size
-
-    @property
-    def dist_info(self) -> str:
-        return next(p.split("/")[0] for p in self.files if p.split("/")[0].endswith(".dist-info"))
 
 
 def parse_tags(path: Path) -> tuple[str, Version, list[str]]:
@@ -119,7 +114,7 @@ def inspect(path: Path) -> WheelInfo:
                for e in [elf_info(zf.read(p), p)] if e is not None]
     metadata = email.parser.Parser().parsestr(metadata_text)
     wheel_meta = email.parser.Parser().parsestr(wheel_text)
-    return WheelInfo(path, name, version, tags, files, metadata, metadata_text,
+    return WheelInfo(path, name, version, tags, files, metadata,
                      wheel_meta.get_all("Tag") or [], build_info, elf)
 
 

@@ -1,5 +1,5 @@
 // The radius family's schemas. Kernels: cpu/radius_kernel.cpp,
-// cuda/radius_kernel.cu; fake (meta) kernels: the Python package's _fake.py.
+// cuda/radius_kernel.cpp (+ prepare.cu, search_d*_f*.cu); fake (meta) kernels: _fake.py.
 #include "library.h"
 
 EXT_LIBRARY_FRAGMENT(m) {

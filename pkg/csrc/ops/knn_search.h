@@ -2,7 +2,8 @@
 // The k-nearest-neighbour search itself, shared by the CPU kernel and the
 // CUDA kernels (host and device code alike, torch-free): a bounded sorted
 // list of the best candidates, the batch segment of a query, and the ring
-// search over the uniform grid. Both backends run this code, so they pick
+// search over the uniform grid (for any "top" with full(), worst(),
+// offer_slots(): TopK here, a warp-wide one on the GPU). Both backends run this code, so they pick
 // the same neighbours; the answer is unique anyway (the k smallest by
 // (distance, index)).
 #include <cmath>
@@ -39,6 +40,19 @@ struct TopK {
     }
     d[i] = dist;
     id[i] = j;
+  }
+  // Offers the points in slots [begin, end) of a cell list (coordinates xc
+  // with `stride` per point, original indices xi), skipping the query itself
+  // when `skip_self`. grid_knn calls this, so a warp-wide top k (cuda/knn.h)
+  // can offer the slots 32 at a time instead.
+  template <int DIM, typename start_t>
+  EXT_HD void offer_slots(const acc_t* xc, const int32_t* xi, int64_t stride, bool skip_self,
+                          const acc_t* q, int64_t qi, start_t begin, start_t end) {
+    for (start_t j = begin; j < end; ++j) {
+      const int64_t xj = xi[j];
+      if (skip_self && xj == qi) continue;
+      offer(dist2<DIM>(xc + int64_t(j) * stride, q, stride), xj);
+    }
   }
 };
 
@@ -97,9 +111,9 @@ struct KnnGrid {
 // distance from q to the box, shrunk by a margin far larger than any
 // rounding in cell assignment and in the distance itself, so a skipped point
 // could never have entered top (not even by a tie). q is query qi of batch b.
-template <int DIM, typename acc_t, typename start_t>
+template <int DIM, typename acc_t, typename start_t, typename Top>
 EXT_HD void grid_knn(const KnnGrid<acc_t, start_t>& s, const acc_t* q, int64_t qi, int64_t b,
-                     TopK<acc_t>& top) {
+                     Top& top) {
   if (top.cap == 0) return;
   const GridSpec& g = s.g;
   const int64_t stride = DIM > 0 ? DIM : s.dim;
@@ -126,12 +140,8 @@ EXT_HD void grid_knn(const KnnGrid<acc_t, start_t>& s, const acc_t* q, int64_t q
     return t > 0 ? t * t : 0.0;  // NaN -> 0
   };
   auto visit = [&](int64_t first_key, int64_t last_key) {
-    const start_t end = s.start[last_key + 1];
-    for (start_t j = s.start[first_key]; j < end; ++j) {
-      const int64_t xj = s.xi[j];
-      if (s.ignore_same_index && xj == qi) continue;
-      top.offer(dist2<DIM>(s.xc + int64_t(j) * stride, q, stride), xj);
-    }
+    top.template offer_slots<DIM>(s.xc, s.xi, stride, s.ignore_same_index, q, qi,
+                                  s.start[first_key], s.start[last_key + 1]);
   };
   for (int64_t R = 0;; ++R) {
     int64_t lo[kMaxGridDims], hi[kMaxGridDims];

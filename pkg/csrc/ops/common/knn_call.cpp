@@ -37,12 +37,12 @@ KnnCall make_knn_graph_call(Tensor x, int64_t k, std::optional<Tensor> batch, bo
   return c;
 }
 
-GridSpec make_grid(const KnnCall& c, const InputStats& s, int64_t num_batches) {
-  // Cells per example for ~max(1, k/8) points each (smaller cells prune
-  // better; measured on the CPU, k = 16 and 32), over the dims that have
-  // an extent (halves keep it finite near +-DBL_MAX); none: one cell.
+GridSpec make_grid(const KnnCall& c, const InputStats& s, int64_t num_batches,
+                   double points_per_cell) {
+  // Cells per example for ~points_per_cell points each, over the dims that
+  // have an extent (halves keep it finite near +-DBL_MAX); none: one cell.
   const int gdim = int(std::min<int64_t>(c.dim(), kMaxGridDims));
-  const double per_cell = double(std::max<int64_t>(1, std::min<int64_t>(c.k / 8, 64)));
+  const double per_cell = std::max(1.0, points_per_cell);
   const double cells = std::max(1.0, double(c.nx()) / per_cell / double(num_batches));
   double volume = 1.0;
   int spread = 0;

@@ -71,7 +71,7 @@ Tensor knn_typed(const KnnCall& c) {
     });
   };
   if (c.use_grid()) {
-    const GridSpec grid = make_grid(c, stats, num_batches);
+    const GridSpec grid = make_grid(c, stats, num_batches, cpu_points_per_cell(c.k));
     const auto* px = static_cast<const in_t*>(c.x.const_data_ptr());
     const auto* py = static_cast<const in_t*>(c.y.const_data_ptr());
     const CellList<acc_t> xs = bucket<in_t, acc_t>(grid, px, bx, nx, dim);

@@ -13,6 +13,8 @@ namespace ops {
 // A query keeps at most this many neighbours in registers/local memory;
 // more spill their distances to a scratch buffer the size of the output.
 constexpr int64_t kLocalK = 32;
+// Queries keeping at most this many run the warp-per-query kernels (WarpTop).
+constexpr int64_t kWarpK = 32;
 
 // Where each query's neighbours go: offset[q] .. offset[q + 1] (offset null:
 // every query keeps `uniform`, from q * uniform), in both output rows.
@@ -50,6 +52,86 @@ struct QueryTop {
     }
   }
 };
+
+// A query's top k (k <= 32) held by a whole warp: lane i holds the i-th
+// nearest (distance, index), the list sorted across lanes. The warp offers
+// 32 candidates at once (one per lane); those that beat the current worst
+// are inserted one by one with a ballot (the insertion point) and a shuffle
+// (the shift), so nothing lives in local memory and the per-query work is
+// spread over 32 lanes. The result is the same set as TopK's, in the same
+// order: the k smallest by (distance, index) is unique.
+template <typename acc_t>
+struct WarpTop {
+  static constexpr unsigned kAll = 0xffffffffu;
+  acc_t d = acc_t(0);
+  int64_t id = 0;
+  int64_t cap;    // <= 32, warp-uniform
+  int64_t n = 0;  // entries held, warp-uniform
+  int lane;
+
+  __device__ explicit WarpTop(int64_t keep = 0) : cap(keep), lane(threadIdx.x & 31) {}
+  __device__ bool full() const { return n == cap; }
+  __device__ acc_t worst() const { return __shfl_sync(kAll, d, int(cap) - 1); }
+  // Would (cd, cj) enter the list? (warp-uniform n; per-lane candidates)
+  __device__ bool wanted(acc_t cd, int64_t cj, acc_t worst_d, int64_t worst_id) const {
+    return n < cap || TopK<acc_t>::before(cd, cj, worst_d, worst_id);
+  }
+  // Inserts one warp-uniform candidate.
+  __device__ void insert(acc_t cd, int64_t cj) {
+    if (n == cap) {
+      const acc_t wd = worst();
+      const int64_t wi = __shfl_sync(kAll, id, int(cap) - 1);
+      if (!TopK<acc_t>::before(cd, cj, wd, wi)) return;
+    }
+    const bool ahead = lane < n && TopK<acc_t>::before(d, id, cd, cj);
+    const int at = __popc(__ballot_sync(kAll, ahead));
+    const acc_t up_d = __shfl_up_sync(kAll, d, 1);
+    const int64_t up_id = __shfl_up_sync(kAll, id, 1);
+    if (lane > at) { d = up_d; id = up_id; }
+    if (lane == at) { d = cd; id = cj; }
+    if (n < cap) ++n;
+  }
+  // Each lane offers its own candidate where `valid`.
+  __device__ void offer_lanes(acc_t cd, int64_t cj, bool valid) {
+    if (cap == 0) return;
+    acc_t wd = acc_t(0);
+    int64_t wi = 0;
+    if (n == cap) {
+      wd = worst();
+      wi = __shfl_sync(kAll, id, int(cap) - 1);
+    }
+    unsigned todo = __ballot_sync(kAll, valid && wanted(cd, cj, wd, wi));
+    while (todo) {
+      const int src = __ffs(todo) - 1;
+      todo &= todo - 1;
+      insert(__shfl_sync(kAll, cd, src), __shfl_sync(kAll, cj, src));
+    }
+  }
+  // grid_knn's hook (see TopK::offer_slots): the slots, 32 at a time.
+  template <int DIM, typename start_t>
+  __device__ void offer_slots(const acc_t* xc, const int32_t* xi, int64_t stride, bool skip_self,
+                              const acc_t* q, int64_t qi, start_t begin, start_t end) {
+    for (start_t base = begin; base < end; base += 32) {
+      const start_t j = base + lane;
+      bool valid = j < end;
+      acc_t cd = acc_t(0);
+      int64_t cj = 0;
+      if (valid) {
+        cj = xi[j];
+        valid = !(skip_self && cj == qi);
+        if (valid) cd = dist2<DIM>(xc + int64_t(j) * stride, q, stride);
+      }
+      offer_lanes(cd, cj, valid);
+    }
+  }
+  // Lane i writes the i-th neighbour of query q at out[base + i].
+  __device__ void write(int64_t* centre, int64_t* neighbour, int64_t base, int64_t q) const {
+    if (lane < n) {
+      centre[base + lane] = q;
+      neighbour[base + lane] = id;
+    }
+  }
+};
 #endif
 
 // kept[q] = neighbours query q keeps: min(k, points of x in its segment,
@@ -72,7 +154,7 @@ cudaError_t launch_norms(const acc_t* p, int64_t n, int64_t dim, acc_t* norms,
 // cell like x in `grid`).
 template <int DIM, typename acc_t>
 cudaError_t launch_knn_grid(const KnnGrid<acc_t, int32_t>& grid, const acc_t* yc,
-                            const int32_t* yi, const int64_t* batch_y, int64_t ny,
+                            const int32_t* yi, const int64_t* batch_y, int64_t ny, int64_t k,
                             const KnnOut<acc_t>& out, cudaStream_t stream);
 
 // Brute force over each query's batch segment, any D, Euclidean or cosine:
@@ -94,6 +176,22 @@ struct KnnBrute {
 template <bool COSINE, typename acc_t>
 cudaError_t launch_knn_brute(const KnnBrute<acc_t>& args, const KnnOut<acc_t>& out,
                              cudaStream_t stream);
+
+// The warp-per-query brute force (every query keeps <= kWarpK): a block of
+// kBruteWarpQueries queries, x tiles of `tile` points (a multiple of 32) in
+// shared memory with a padded stride, lanes over points. Returns
+// cudaErrorInvalidValue when `tile` is 0 (dims too wide: use launch_knn_brute).
+constexpr int kBruteWarpQueries = 16;
+template <bool COSINE, typename acc_t>
+cudaError_t launch_knn_brute_warp(const KnnBrute<acc_t>& args, const KnnOut<acc_t>& out,
+                                  cudaStream_t stream);
+
+// Shared memory of a warp-per-query brute-force block with `tile` points.
+template <typename acc_t>
+EXT_HD inline size_t knn_warp_tile_bytes(int32_t tile, int64_t dim, bool cosine) {
+  return (size_t(tile) * size_t(dim + 1 + (cosine ? 1 : 0)) + size_t(kBruteWarpQueries) * size_t(dim)) *
+         sizeof(acc_t);
+}
 
 // Shared memory a brute-force block needs for `tile` points.
 template <typename acc_t>

@@ -18,6 +18,7 @@
 #include <torch/headeronly/util/Half.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <type_traits>
@@ -58,7 +59,7 @@ void grid_search(const KnnCall& c, const GridSpec& g, const KnnOut<acc_t>& out,
   const KnnGrid<acc_t, int32_t> s{g, data<acc_t>(xs.coords), data<int32_t>(xs.index),
                                   data<int32_t>(xs.start), c.dim(), c.ignore_same_index};
   CUDA_CHECK((launch_knn_grid<DIM, acc_t>(s, data<acc_t>(ys.coords), data<int32_t>(ys.index),
-                                          data_or_null<int64_t>(c.batch_y), c.ny(), out,
+                                          data_or_null<int64_t>(c.batch_y), c.ny(), c.k, out,
                                           stream)));
 }
 
@@ -72,19 +73,29 @@ void brute_search(const KnnCall& c, const KnnOut<acc_t>& out, cudaStream_t strea
     CUDA_CHECK(launch_norms(data<acc_t>(x), c.nx(), c.dim(), data<acc_t>(*xn), stream));
     CUDA_CHECK(launch_norms(data<acc_t>(y), c.ny(), c.dim(), data<acc_t>(*yn), stream));
   }
-  // Up to 32 KiB of shared memory per block (several blocks per SM), at most
-  // 256 points a tile; dims too wide for one point read x from global memory.
-  int32_t tile = 256;
-  while (tile > 0 && knn_tile_bytes<acc_t>(tile, c.dim(), c.cosine) > 32 * 1024) tile >>= 1;
   const KnnBrute<acc_t> a{data<acc_t>(x), data<acc_t>(y),
                           xn ? data<acc_t>(*xn) : nullptr, yn ? data<acc_t>(*yn) : nullptr,
                           data_or_null<int64_t>(c.batch_x), data_or_null<int64_t>(c.batch_y),
-                          c.nx(), c.ny(), c.dim(), c.ignore_same_index, tile};
-  if (c.cosine) {
-    CUDA_CHECK((launch_knn_brute<true, acc_t>(a, out, stream)));
-  } else {
-    CUDA_CHECK((launch_knn_brute<false, acc_t>(a, out, stream)));
+                          c.nx(), c.ny(), c.dim(), c.ignore_same_index, 0};
+  if (c.k <= kWarpK) {
+    // Warp per query: tiles of 32..256 points in up to 40 KiB of shared memory.
+    KnnBrute<acc_t> w = a;
+    w.tile = 256;
+    while (w.tile >= 32 && knn_warp_tile_bytes<acc_t>(w.tile, c.dim(), c.cosine) > 40 * 1024) w.tile -= 32;
+    if (w.tile >= 32) {
+      CUDA_CHECK((c.cosine ? launch_knn_brute_warp<true, acc_t>(w, out, stream)
+                           : launch_knn_brute_warp<false, acc_t>(w, out, stream)));
+      return;
+    }
   }
+  // Thread per query: up to 32 KiB of shared memory per block (several blocks
+  // per SM), at most 256 points a tile; dims too wide for one point read x
+  // from global memory.
+  KnnBrute<acc_t> t = a;
+  t.tile = 256;
+  while (t.tile > 0 && knn_tile_bytes<acc_t>(t.tile, c.dim(), c.cosine) > 32 * 1024) t.tile >>= 1;
+  CUDA_CHECK((c.cosine ? launch_knn_brute<true, acc_t>(t, out, stream)
+                       : launch_knn_brute<false, acc_t>(t, out, stream)));
 }
 
 template <typename in_t>
@@ -133,7 +144,13 @@ Tensor knn_typed(const KnnCall& c, cudaStream_t stream) {
     brute_search<in_t, acc_t>(c, out, stream);
     return result;
   }
-  const GridSpec g = make_grid(c, stats, num_batches);
+  // A warp tests 32 candidates at once: cells of ~k points keep its lanes
+  // busy (EXT_KNN_CELL_POINTS overrides, for tuning); a thread per query
+  // prunes best with small cells, as on the CPU.
+  const char* tuned = std::getenv("EXT_KNN_CELL_POINTS");
+  const double per_cell = tuned ? std::atof(tuned)
+                                : c.k <= kWarpK ? double(c.k) : cpu_points_per_cell(c.k);
+  const GridSpec g = make_grid(c, stats, num_batches, per_cell);
   EXT_CHECK(g.num_cells < std::numeric_limits<int32_t>::max(), c.op, ": the grid needs ",
             g.num_cells, " cells, more than this kernel indexes; split the batch");
   switch (c.dim()) {

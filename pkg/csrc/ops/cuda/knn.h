@@ -181,7 +181,7 @@ cudaError_t launch_knn_brute(const KnnBrute<acc_t>& args, const KnnOut<acc_t>& o
 // kBruteWarpQueries queries, x tiles of `tile` points (a multiple of 32) in
 // shared memory with a padded stride, lanes over points. Returns
 // cudaErrorInvalidValue when `tile` is 0 (dims too wide: use launch_knn_brute).
-constexpr int kBruteWarpQueries = 16;
+constexpr int kBruteWarpQueries = 32;
 template <bool COSINE, typename acc_t>
 cudaError_t launch_knn_brute_warp(const KnnBrute<acc_t>& args, const KnnOut<acc_t>& out,
                                   cudaStream_t stream);

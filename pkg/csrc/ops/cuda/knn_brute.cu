@@ -82,9 +82,10 @@ brute_warp_kernel(KnnBrute<acc_t> a, KnnOut<acc_t> out) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
   const int64_t q0 = blockIdx.x * int64_t(kBruteWarpQueries);
 
-  for (int64_t i = threadIdx.x; i < kBruteWarpQueries * dim; i += kWarpBlock) {
-    const int64_t q = q0 + i / dim;
-    ys[i] = q < a.ny ? a.y[q * dim + i % dim] : acc_t(0);
+  // Loads row by row, lanes along the row (no per-element division).
+  for (int64_t r = warp; r < kBruteWarpQueries; r += kWarpBlock / 32) {
+    const int64_t q = q0 + r;
+    for (int64_t d = lane; d < dim; d += 32) ys[r * dim + d] = q < a.ny ? a.y[q * dim + d] : acc_t(0);
   }
   if (threadIdx.x == 0) {
     block_lo = static_cast<unsigned long long>(a.nx);
@@ -115,8 +116,8 @@ brute_warp_kernel(KnnBrute<acc_t> a, KnnOut<acc_t> out) {
   const acc_t* my_y = ys + int64_t(warp) * kQueriesPerWarp * dim;
   for (int64_t start = first; start < last; start += a.tile) {
     const int64_t m = last - start < a.tile ? last - start : a.tile;
-    for (int64_t i = threadIdx.x; i < m * dim; i += kWarpBlock) {
-      tile_x[(i / dim) * stride + i % dim] = a.x[start * dim + i];
+    for (int64_t r = warp; r < m; r += kWarpBlock / 32) {
+      for (int64_t d = lane; d < dim; d += 32) tile_x[r * stride + d] = a.x[(start + r) * dim + d];
     }
     if (COSINE) {
       for (int64_t i = threadIdx.x; i < m; i += kWarpBlock) tile_norm[i] = a.x_norm[start + i];

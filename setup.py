@@ -251,6 +251,9 @@ setup(
     # project never moves a file.
     packages=[IMPORT_NAME],
     package_dir={IMPORT_NAME: "pkg"},
+    # MANIFEST.in puts the C++ sources in the sdist; the wheel ships only
+    # what CMake installed (and the .py files).
+    include_package_data=False,
     # A dummy extension makes setuptools run CMakeBuild and tag the wheel for
     # a platform; the libraries have no Python C-API, hence abi3 for cp310+.
     ext_modules=[Extension(f"{IMPORT_NAME}._ops", sources=[])],

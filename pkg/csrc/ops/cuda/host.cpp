@@ -4,6 +4,7 @@
 #include <torch/csrc/stable/c/shim.h>
 
 #include <array>
+#include <cstring>
 
 #ifndef EXT_CUDA_ARCHS
 #define EXT_CUDA_ARCHS "unknown"
@@ -38,18 +39,41 @@ cudaStream_t current_stream(int32_t device) {
   return static_cast<cudaStream_t>(stream);
 }
 
+namespace {
+template <typename T>
+Tensor scan_into_new_buffer(const T* in, int64_t n, const Tensor& like, cudaStream_t stream) {
+  size_t temp_bytes = 0;
+  CUDA_CHECK(exclusive_scan<T>(nullptr, temp_bytes, nullptr, nullptr, n, stream));
+  // One allocation: the [n + 1] sums, then CUB's scratch.
+  const int64_t at = aligned((n + 1) * int64_t(sizeof(T)));
+  Tensor buf = torch::stable::new_empty(like, {at + int64_t(temp_bytes) + 1}, ScalarType::Byte);
+  auto* base = data<uint8_t>(buf);
+  CUDA_CHECK(exclusive_scan<T>(base + at, temp_bytes, in, reinterpret_cast<T*>(base), n, stream));
+  return buf;
+}
+}  // namespace
+
 Tensor exclusive_sum(const Tensor& in, cudaStream_t stream) {
   const int64_t n = in.size(0);
-  Tensor out = torch::stable::new_empty(in, {n + 1}, in.scalar_type());
-  CUDA_CHECK(cudaMemsetAsync(out.mutable_data_ptr(), 0, out.element_size(), stream));
-  Tensor tail = torch::stable::narrow(out, 0, 1, n);
-  std::array<StableIValue, 4> stack{
-      torch::stable::detail::from(in), torch::stable::detail::from(int64_t(0)),
-      torch::stable::detail::from(std::optional<ScalarType>(in.scalar_type())),
-      torch::stable::detail::from(tail)};
-  SHIM_CHECK(
-      torch_call_dispatcher("aten::cumsum", "out", stack.data(), TORCH_ABI_VERSION));
-  return out;
+  if (in.scalar_type() == ScalarType::Long) {
+    return scan_into_new_buffer(static_cast<const int64_t*>(in.const_data_ptr()), n, in, stream);
+  }
+  return scan_into_new_buffer(static_cast<const int32_t*>(in.const_data_ptr()), n, in, stream);
+}
+
+Tensor exclusive_sum_raw(const int32_t* in, int64_t n, const Tensor& like, cudaStream_t stream) {
+  return scan_into_new_buffer(in, n, like, stream);
+}
+
+void* pinned_scratch() {
+  // Page-locked, so device-to-host copies of a few bytes skip the staging
+  // copy that pageable memory needs; one per thread (calls may run on many).
+  thread_local struct Buffer {
+    void* p = nullptr;
+    ~Buffer() { if (p) cudaFreeHost(p); }
+  } buffer;
+  if (!buffer.p) CUDA_CHECK(cudaHostAlloc(&buffer.p, kPinnedBytes, cudaHostAllocDefault));
+  return buffer.p;
 }
 
 InputStats read_stats(const PointSets& c, const DeviceStats& host) {

@@ -8,11 +8,13 @@
 #include <torch/csrc/stable/ops.h>
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <type_traits>
 
 #include "../points.h"
 #include "prepare.h"
+#include "scan.h"
 
 namespace ops {
 namespace cuda {
@@ -36,8 +38,16 @@ const T* data_or_null(const std::optional<Tensor>& t) {
   return t ? static_cast<const T*>(t->const_data_ptr()) : nullptr;
 }
 
-// [n + 1] exclusive prefix sum of a 1-D tensor, through torch's own cumsum.
+// The [n + 1] exclusive prefix sum of a 1-D int32/int64 tensor (CUB, scan.cu),
+// at the start of the returned byte buffer: read it with data<T>().
 Tensor exclusive_sum(const Tensor& in, cudaStream_t stream);
+// The same for n int32 values at `in` (device memory), allocated like `like`.
+Tensor exclusive_sum_raw(const int32_t* in, int64_t n, const Tensor& like, cudaStream_t stream);
+
+// kPinnedBytes of page-locked host memory for this thread's small
+// device-to-host copies (the stats, an edge count), reused across calls.
+constexpr size_t kPinnedBytes = 256;
+void* pinned_scratch();
 
 // The scan of the inputs, in two halves so that an op can queue more work
 // before the one sync: enqueue_scan() launches the kernels into `st`
@@ -71,33 +81,51 @@ InputStats scan_inputs(const PointSets& c, cudaStream_t stream) {
   Tensor buf = torch::stable::new_empty(c.x, {int64_t(sizeof(DeviceStats))}, ScalarType::Byte);
   auto* st = reinterpret_cast<DeviceStats*>(data<uint8_t>(buf));
   enqueue_scan<in_t>(c, st, stream);
-  DeviceStats host{};
-  CUDA_CHECK(cudaMemcpyAsync(&host, st, sizeof host, cudaMemcpyDeviceToHost, stream));
+  static_assert(sizeof(DeviceStats) <= kPinnedBytes, "the stats must fit the pinned buffer");
+  void* pinned = pinned_scratch();
+  CUDA_CHECK(cudaMemcpyAsync(pinned, st, sizeof(DeviceStats), cudaMemcpyDeviceToHost, stream));
   CUDA_CHECK(cudaStreamSynchronize(stream));
+  DeviceStats host;
+  std::memcpy(&host, pinned, sizeof host);
   return read_stats(c, host);
 }
 
-// Points grouped by cell: start[k]..start[k+1] are cell k's slots in coords/index.
+// Points grouped by cell: start[k]..start[k+1] are cell k's slots in
+// coords/index. The pointers live in `work` and `sums` (kept alive here).
+template <typename acc_t>
 struct CellList {
-  Tensor coords, index, start;
+  Tensor work, sums;
+  acc_t* coords;
+  int32_t* index;
+  int32_t* start;
 };
 
+// Byte offset of the next 256-byte aligned sub-buffer after `bytes`.
+inline int64_t aligned(int64_t bytes) { return (bytes + 255) / 256 * 256; }
+
 template <typename in_t, typename acc_t>
-CellList bucket(const Tensor& pts, const std::optional<Tensor>& batch, const GridSpec& g,
-                cudaStream_t stream) {
+CellList<acc_t> bucket(const Tensor& pts, const std::optional<Tensor>& batch, const GridSpec& g,
+                       cudaStream_t stream) {
   const int64_t n = pts.size(0), dim = pts.size(1);
-  const ScalarType acc = std::is_same_v<acc_t, double> ? ScalarType::Double : ScalarType::Float;
-  Tensor key = torch::stable::new_empty(pts, {n}, ScalarType::Int);
-  Tensor rank = torch::stable::new_empty(pts, {n}, ScalarType::Int);
-  Tensor count = torch::stable::new_zeros(pts, {g.num_cells}, ScalarType::Int);
+  // One allocation for the sort's arrays (each allocation through the
+  // stable ABI costs microseconds of host time, which small inputs feel):
+  // coords | key | rank | index | count.
+  const int64_t at_key = aligned(n * dim * int64_t(sizeof(acc_t)));
+  const int64_t at_rank = at_key + aligned(n * 4), at_index = at_rank + aligned(n * 4);
+  const int64_t at_count = at_index + aligned(n * 4), bytes = at_count + g.num_cells * 4;
+  Tensor work = torch::stable::new_empty(pts, {bytes}, ScalarType::Byte);
+  auto* base = data<uint8_t>(work);
+  auto* key = reinterpret_cast<int32_t*>(base + at_key);
+  auto* rank = reinterpret_cast<int32_t*>(base + at_rank);
+  auto* count = reinterpret_cast<int32_t*>(base + at_count);
+  CUDA_CHECK(cudaMemsetAsync(count, 0, size_t(g.num_cells) * 4, stream));
   const auto* p = static_cast<const in_t*>(pts.const_data_ptr());
-  CUDA_CHECK(launch_cell_keys(p, data_or_null<int64_t>(batch), n, dim, g, data<int32_t>(key),
-                              data<int32_t>(rank), data<int32_t>(count), stream));
-  CellList out{torch::stable::new_empty(pts, {n * dim}, acc),
-               torch::stable::new_empty(pts, {n}, ScalarType::Int), exclusive_sum(count, stream)};
-  CUDA_CHECK(launch_scatter(p, n, dim, data<int32_t>(key), data<int32_t>(rank),
-                            data<int32_t>(out.start), data<acc_t>(out.coords),
-                            data<int32_t>(out.index), stream));
+  CUDA_CHECK(launch_cell_keys(p, data_or_null<int64_t>(batch), n, dim, g, key, rank, count, stream));
+  CellList<acc_t> out{work, exclusive_sum_raw(count, g.num_cells, pts, stream),
+                      reinterpret_cast<acc_t*>(base), reinterpret_cast<int32_t*>(base + at_index),
+                      nullptr};
+  out.start = data<int32_t>(out.sums);
+  CUDA_CHECK(launch_scatter(p, n, dim, key, rank, out.start, out.coords, out.index, stream));
   return out;
 }
 

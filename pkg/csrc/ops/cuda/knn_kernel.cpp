@@ -54,11 +54,11 @@ Tensor widened(const Tensor& p, cudaStream_t stream) {
 template <int DIM, typename acc_t, typename in_t>
 void grid_search(const KnnCall& c, const GridSpec& g, const KnnOut<acc_t>& out,
                  cudaStream_t stream) {
-  CellList xs = bucket<in_t, acc_t>(c.x, c.batch_x, g, stream);
-  CellList ys = bucket<in_t, acc_t>(c.y, c.batch_y, g, stream);
-  const KnnGrid<acc_t, int32_t> s{g, data<acc_t>(xs.coords), data<int32_t>(xs.index),
-                                  data<int32_t>(xs.start), c.dim(), c.ignore_same_index};
-  CUDA_CHECK((launch_knn_grid<DIM, acc_t>(s, data<acc_t>(ys.coords), data<int32_t>(ys.index),
+  auto xs = bucket<in_t, acc_t>(c.x, c.batch_x, g, stream);
+  auto ys = bucket<in_t, acc_t>(c.y, c.batch_y, g, stream);
+  const KnnGrid<acc_t, int32_t> s{g, xs.coords, xs.index,
+                                  xs.start, c.dim(), c.ignore_same_index};
+  CUDA_CHECK((launch_knn_grid<DIM, acc_t>(s, ys.coords, ys.index,
                                           data_or_null<int64_t>(c.batch_y), c.ny(), c.k, out,
                                           stream)));
 }
@@ -106,7 +106,8 @@ Tensor knn_typed(const KnnCall& c, cudaStream_t stream) {
   // [DeviceStats | int64 edge count]: DeviceStats' size is a multiple of 8.
   static_assert(sizeof(DeviceStats) % 8 == 0, "the edge count must stay aligned");
   constexpr size_t kStatsBytes = sizeof(DeviceStats) + sizeof(int64_t);
-  Tensor buf = torch::stable::new_zeros(c.x, {int64_t(kStatsBytes)}, ScalarType::Byte);
+  Tensor buf = torch::stable::new_empty(c.x, {int64_t(kStatsBytes)}, ScalarType::Byte);
+  CUDA_CHECK(cudaMemsetAsync(buf.mutable_data_ptr(), 0, kStatsBytes, stream));
   auto* st = reinterpret_cast<DeviceStats*>(data<uint8_t>(buf));
   auto* edges_dev = reinterpret_cast<int64_t*>(data<uint8_t>(buf) + sizeof(DeviceStats));
   enqueue_scan<in_t>(c, st, stream);
@@ -120,8 +121,10 @@ Tensor knn_typed(const KnnCall& c, cudaStream_t stream) {
     CUDA_CHECK(cudaMemcpyAsync(edges_dev, data<int64_t>(*offset) + ny, sizeof(int64_t),
                                cudaMemcpyDeviceToDevice, stream));
   }
-  unsigned char host[kStatsBytes];
-  CUDA_CHECK(cudaMemcpyAsync(host, st, kStatsBytes, cudaMemcpyDeviceToHost, stream));
+  static_assert(kStatsBytes <= kPinnedBytes, "the stats must fit the pinned buffer");
+  const auto* host = static_cast<const unsigned char*>(pinned_scratch());
+  CUDA_CHECK(cudaMemcpyAsync(const_cast<unsigned char*>(host), st, kStatsBytes,
+                             cudaMemcpyDeviceToHost, stream));
   CUDA_CHECK(cudaStreamSynchronize(stream));
   DeviceStats host_stats;
   int64_t batched_edges;

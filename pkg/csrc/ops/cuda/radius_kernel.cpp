@@ -12,6 +12,7 @@
 #include <torch/headeronly/util/Half.h>
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "../library.h"
@@ -32,8 +33,10 @@ Tensor search(const RadiusCall& c, const Scan<acc_t>& s, cudaStream_t stream) {
   CUDA_CHECK((launch_count<DIM, acc_t>(s, data<int32_t>(found), data<int64_t>(keep), stream)));
   Tensor offset = exclusive_sum(keep, stream);
   int64_t edges = 0;
-  CUDA_CHECK(cudaMemcpyAsync(&edges, data<int64_t>(offset) + ny, 8, cudaMemcpyDeviceToHost, stream));
+  void* pinned = pinned_scratch();
+  CUDA_CHECK(cudaMemcpyAsync(pinned, data<int64_t>(offset) + ny, 8, cudaMemcpyDeviceToHost, stream));
   CUDA_CHECK(cudaStreamSynchronize(stream));
+  std::memcpy(&edges, pinned, 8);
   Tensor out = new_edges(c, edges);
   if (edges == 0) return out;
   int64_t* rows = data<int64_t>(out);
@@ -65,12 +68,13 @@ Tensor radius_typed(const RadiusCall& c, cudaStream_t stream) {
   const GridSpec g = make_grid(c, stats, num_batches);
   EXT_CHECK(g.num_cells < std::numeric_limits<int32_t>::max(), c.op, ": the grid needs ",
               g.num_cells, " cells, more than this kernel indexes; split the batch");
-  CellList xs = bucket<in_t, acc_t>(c.x, c.batch_x, g, stream);
-  CellList ys = bucket<in_t, acc_t>(c.y, c.batch_y, g, stream);
+  auto xs = bucket<in_t, acc_t>(c.x, c.batch_x, g, stream);
+  auto ys = bucket<in_t, acc_t>(c.y, c.batch_y, g, stream);
   const acc_t r = acc_t(c.r);
-  Tensor big = torch::stable::new_zeros(c.y, {g.num_cells + 4}, ScalarType::Byte);
-  const Scan<acc_t> s{g, data<acc_t>(xs.coords), data<int32_t>(xs.index), data<int32_t>(xs.start),
-                      data<acc_t>(ys.coords), data<int32_t>(ys.index), data<int32_t>(ys.start),
+  Tensor big = torch::stable::new_empty(c.y, {g.num_cells + 4}, ScalarType::Byte);
+  CUDA_CHECK(cudaMemsetAsync(big.mutable_data_ptr(), 0, size_t(g.num_cells + 4), stream));
+  const Scan<acc_t> s{g, xs.coords, xs.index, xs.start,
+                      ys.coords, ys.index, ys.start,
                       data_or_null<int64_t>(c.batch_y), c.ny(), c.dim(), c.max_neighbors,
                       r * r, c.ignore_same_index, cell_warp_capacity<acc_t>(c, g),
                       data<uint8_t>(big) + 4, reinterpret_cast<int32_t*>(data<uint8_t>(big))};

@@ -9,6 +9,14 @@ toolchain (torch, nvcc), runs CMake, and records what it built in
   EXT_CPU_ONLY=1       skip CUDA even if nvcc exists (version label +cpu)
   CUDA_HOME            toolkit root to use first
   MAX_JOBS             parallel compile jobs (default: CPU count)
+  EXT_LINK_GLIBC=2.28  link both libraries with `zig cc` (PyPI's ziglang) against
+                       glibc 2.28's symbol versions, for a manylinux_2_28 wheel
+                       built on any newer glibc (cmake/glibc_link.py). Unset,
+                       empty or "system": the system linker, and the libraries
+                       need this machine's glibc. `./ci/factory build` sets it
+                       from pyproject's [tool.ext] manylinux-glibc unless the
+                       caller did; a plain `pip install .` builds for the machine
+                       it runs on, so it keeps the system linker (no zig needed).
 """
 
 from __future__ import annotations
@@ -121,6 +129,22 @@ def cuda_archs() -> str:
     return ";".join(a if a in ptx else f"{a}-real" for a in archs)
 
 
+def link_glibc() -> str | None:
+    """The glibc version to link against (EXT_LINK_GLIBC), None for the system linker."""
+    value = os.environ.get(f"{ENV_PREFIX}_LINK_GLIBC", "").strip()
+    if value in ("", "system", "0"):
+        return None
+    if not re.fullmatch(r"2\.\d+", value):
+        raise SystemExit(f"{ENV_PREFIX}_LINK_GLIBC={value!r}: want a glibc version like 2.28, "
+                         "or 'system' for the system linker")
+    if importlib.util.find_spec("ziglang") is None:
+        raise SystemExit(f"{ENV_PREFIX}_LINK_GLIBC={value} links with zig, which is not installed "
+                         f"in the build environment ({sys.executable}): pip install ziglang, or "
+                         f"set {ENV_PREFIX}_LINK_GLIBC=system (the libraries then need this "
+                         "machine's glibc)")
+    return value
+
+
 def torch_target_hex() -> str:
     major, minor = (int(v) for v in TORCH_TARGET.split(".")[:2])
     return f"0x{major:02x}{minor:02x}000000000000"
@@ -176,6 +200,7 @@ class CMakeBuild(build_ext):
         build_temp.mkdir(parents=True, exist_ok=True)
         torch_dir, torch_version = find_torch()
         archs = cuda_archs() if CUDA_ROOT else ""
+        glibc = link_glibc()
         args = [
             f"-S{ROOT}", f"-B{build_temp}", "-GNinja",
             "-DCMAKE_BUILD_TYPE=Release",
@@ -186,7 +211,15 @@ class CMakeBuild(build_ext):
             f"-DTORCH_DIR={torch_dir}",
             f"-DTORCH_TARGET_VERSION={torch_target_hex()}",
             f"-DWITH_CUDA={'ON' if CUDA_ROOT else 'OFF'}",
+            # Both libraries link as CXX (CMakeLists.txt says so for the CUDA
+            # one): this launcher redoes their -shared links with zig. Empty
+            # clears a launcher an earlier configure of this tree set.
+            "-DCMAKE_CXX_LINKER_LAUNCHER="
+            + (f"{sys.executable};{ROOT / 'cmake' / 'glibc_link.py'};{glibc}" if glibc else ""),
         ]
+        log(f"linking against glibc {glibc}'s symbol versions with zig" if glibc else
+            f"linking with the system linker ({ENV_PREFIX}_LINK_GLIBC unset): the libraries "
+            "need this machine's glibc")
         if CUDA_ROOT:
             fix_pip_toolkit_layout(CUDA_ROOT)
             args += [f"-DCMAKE_CUDA_COMPILER={CUDA_ROOT / 'bin' / 'nvcc'}",
@@ -210,6 +243,7 @@ class CMakeBuild(build_ext):
             "cuda_archs": archs.split(";") if archs else [],
             "torch_headers": torch_version,
             "torch_target": TORCH_TARGET,
+            "link_glibc": glibc,
             "git_commit": git_commit(),
         }
         (pkg_dir / "_build_info.json").write_text(json.dumps(info, indent=2) + "\n")

@@ -19,7 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .project import FactoryError, Project, human_size, log, run, source_date_epoch, step
+from .project import (FactoryError, Project, human_size, link_glibc, log, run, source_date_epoch,
+                      step)
 
 
 
@@ -148,6 +149,9 @@ def build_host(proj: Project, variant: Variant, archs: str | None, jobs: str | N
     env = {
         "SOURCE_DATE_EPOCH": source_date_epoch(proj),
         "DIST_EXTRA_CONFIG": str(cfg),  # setuptools reads it like a setup.cfg
+        # manylinux_2_28 from this machine: setup.py links with zig against
+        # that glibc (EXT_LINK_GLIBC=system in the caller's environment: off).
+        f"{proj.env_prefix}_LINK_GLIBC": link_glibc(proj),
         **variant.env,
     }
     # (CMakeLists.txt links with --discard-all: nvcc's tmpxft_<pid> names

@@ -149,6 +149,7 @@ class Project:
     dependencies: tuple[str, ...]
     test_requires: tuple[str, ...]
     also_test_torch: tuple[str, ...]  # extra torch versions `test` tries offline
+    manylinux_glibc: str   # glibc the factory links against (EXT_LINK_GLIBC), e.g. 2.28
 
     @property
     def env_prefix(self) -> str:
@@ -207,6 +208,7 @@ def load(root: Path | None = None) -> Project:
         dependencies=tuple(project.get("dependencies", ())),
         test_requires=tuple(project.get("optional-dependencies", {}).get("test", ())),
         also_test_torch=tuple(str(v) for v in ext.get("also-test-torch", ())),
+        manylinux_glibc=str(ext.get("manylinux-glibc", "2.28")),
     )
 
 
@@ -223,6 +225,13 @@ def source_date_epoch(proj: Project) -> str:
     except (OSError, subprocess.CalledProcessError):
         pass
     return "315532800"
+
+
+def link_glibc(proj: Project) -> str:
+    """EXT_LINK_GLIBC for the factory's builds: the caller's (e.g. 'system' to
+    turn the zig link off), else pyproject's [tool.ext] manylinux-glibc."""
+    key = f"{proj.env_prefix}_LINK_GLIBC"
+    return os.environ[key] if key in os.environ else proj.manylinux_glibc
 
 
 def venv_python(venv: Path) -> Path:

@@ -263,6 +263,9 @@ def test_verify_passes_the_real_wheel():
     res = factory("verify", "--wheel", str(WHEEL))
     assert res.returncode == 0, out(res)
     assert re.search(rf"{re.escape(WHEEL.name)}\s.*\sPASS", res.stdout), out(res)
+    # the factory's wheels are manylinux_2_28 (zig link), and the table says why
+    assert "-manylinux_2_28_" in WHEEL.name, WHEEL.name
+    assert re.search(r"GLIBC_2\.\d+ GLIBCXX_3\.4\.\d+ CXXABI_1\.3\.\d+", res.stdout), out(res)
 
 
 def rewrite(src: Path, dst: Path, drop_requires: bool = False, add: dict[str, bytes] | None = None) -> Path:
@@ -282,12 +285,18 @@ def rewrite(src: Path, dst: Path, drop_requires: bool = False, add: dict[str, by
     ("no-requires", "requires"),
     ("bundled-libtorch", "bundled"),
     ("non-abi3-name", "tag"),
+    ("claims-older-glibc", "glibc"),
 ])
 def test_verify_fails_a_broken_wheel_naming_the_check(tmp_path, breakage, check):
     if breakage == "no-requires":
         broken = rewrite(WHEEL, tmp_path / WHEEL.name, drop_requires=True)
     elif breakage == "bundled-libtorch":
         broken = rewrite(WHEEL, tmp_path / WHEEL.name, add={"cuneb/libtorch_cpu.so": b"not really"})
+    elif breakage == "claims-older-glibc":
+        # manylinux_2_17 allows GLIBCXX_3.4.19; the libraries need 3.4.21.
+        broken = tmp_path / re.sub(r"manylinux_\d+_\d+", "manylinux_2_17", WHEEL.name)
+        assert broken.name != WHEEL.name, WHEEL.name
+        shutil.copy(WHEEL, broken)
     else:
         broken = tmp_path / WHEEL.name.replace("cp310-abi3", "cp311-cp311")
         shutil.copy(WHEEL, broken)

@@ -75,7 +75,9 @@ def single_threaded_object(zig: list[str], target: str) -> Path:
     src, obj = here / "single_threaded.c", here / "single_threaded.o"
     if not obj.exists() or not src.exists() or src.read_text() != SINGLE_THREADED:
         src.write_text(SINGLE_THREADED)
-        subprocess.run([*zig, "-target", target, "-O2", "-fPIC", "-c", src.name, "-o",
+        # -g0: zig cc emits line tables by default, and they hold the
+        # build directory (two checkouts would give different bytes).
+        subprocess.run([*zig, "-target", target, "-O2", "-g0", "-fPIC", "-c", src.name, "-o",
                         obj.name + ".tmp"], cwd=here, check=True)
         os.replace(here / (obj.name + ".tmp"), obj)
     return obj

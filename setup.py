@@ -4,10 +4,13 @@ Names, version and defaults come from pyproject.toml; this file only finds the
 toolchain (torch, nvcc), runs CMake, and records what it built in
 <package>/_build_info.json. Knobs (environment):
 
-  EXT_CUDA_ARCHS       CMake arch list, e.g. "80;90" (last one also gets PTX)
+  EXT_CUDA_ARCHS       CMake arch list, e.g. "80;90" (last one also gets PTX);
+                       default: [tool.ext] cuda-archs, or cuda-archs-for its CUDA major
   TORCH_CUDA_ARCH_LIST torch's format, e.g. "8.0 9.0+PTX" (used if the above is unset)
   EXT_CPU_ONLY=1       skip CUDA even if nvcc exists (version label +cpu)
-  CUDA_HOME            toolkit root to use first
+  CUDA_HOME            toolkit root to use first (else nvcc on PATH, pip's
+                       nvidia/cu1* wheels, /usr/local/cuda, then the toolkits
+                       `./ci/factory build` installed in build/toolchains/)
   MAX_JOBS             parallel compile jobs (default: CPU count)
   EXT_LINK_GLIBC=2.28  link both libraries with `zig cc` (PyPI's ziglang) against
                        glibc 2.28's symbol versions, for a manylinux_2_28 wheel
@@ -69,6 +72,19 @@ def pip_toolkit_roots() -> list[Path]:
     return roots
 
 
+def factory_toolkit_roots() -> list[Path]:
+    """Toolkits the factory installed under build/toolchains/cuda-<version>/
+    (pip's wheels in nvidia/cu<major>/, or a toolkit unpacked at the top),
+    newest version first."""
+    def version(path: Path) -> tuple[int, ...]:
+        return tuple(int(v) for v in re.findall(r"\d+", path.name))
+
+    roots = []
+    for base in sorted((ROOT / "build" / "toolchains").glob("cuda-*"), key=version, reverse=True):
+        roots += [base, *sorted(base.glob("nvidia/cu1*"), reverse=True)]
+    return roots
+
+
 def find_cuda() -> tuple[Path | None, str]:
     """(toolkit root, why) — root is None for a CPU-only build."""
     if os.environ.get(f"{ENV_PREFIX}_CPU_ONLY", "") not in ("", "0"):
@@ -82,6 +98,7 @@ def find_cuda() -> tuple[Path | None, str]:
         candidates.append((Path(on_path).resolve().parent.parent, "nvcc on PATH"))
     candidates += [(root, "pip's cuda-toolkit wheel") for root in pip_toolkit_roots()]
     candidates.append((Path("/usr/local/cuda"), "/usr/local/cuda"))
+    candidates += [(root, "the factory's build/toolchains") for root in factory_toolkit_roots()]
     for root, origin in candidates:
         if (root / "bin" / "nvcc").exists() and has_cuda_headers(root):
             return root, origin
@@ -89,8 +106,9 @@ def find_cuda() -> tuple[Path | None, str]:
             log(f"skipping {root / 'bin' / 'nvcc'} ({origin}): no CUDA headers beside it "
                 "(a wrapper script? set CUDA_HOME to the toolkit root)")
     return None, ("no nvcc found (looked in $CUDA_HOME, PATH, pip's nvidia/cu1* wheels, "
-                  "/usr/local/cuda); install one with "
-                  "pip install 'cuda-toolkit[nvcc,cudart,cccl]==13.0.*' for a CUDA build")
+                  "/usr/local/cuda, build/toolchains/cuda-*); install one with "
+                  "pip install 'cuda-toolkit[nvcc,cudart,cccl]==13.0.*', or let "
+                  "`./ci/factory build` install it, for a CUDA build")
 
 
 def cuda_version(root: Path) -> str:
@@ -108,6 +126,12 @@ def fix_pip_toolkit_layout(root: Path) -> None:
         (root / "lib64").symlink_to("lib")
 
 
+def default_cuda_archs(version: str) -> str:
+    """pyproject's arch list for this CUDA major ([tool.ext] cuda-archs-for),
+    else [tool.ext] cuda-archs."""
+    return EXT.get("cuda-archs-for", {}).get(version.split(".")[0], EXT["cuda-archs"])
+
+
 def cuda_archs() -> str:
     """CMake CUDA_ARCHITECTURES: cubins for each arch, PTX for the last/+PTX ones."""
     own = os.environ.get(f"{ENV_PREFIX}_CUDA_ARCHS")
@@ -120,11 +144,11 @@ def cuda_archs() -> str:
         archs = [a.replace("+PTX", "").replace(".", "") for a in items]
         ptx = {a.replace("+PTX", "").replace(".", "") for a in items if a.endswith("+PTX")}
     else:
-        archs = EXT["cuda-archs"].split(";")
+        archs = default_cuda_archs(CUDA_VERSION).split(";")
         ptx = {archs[-1]}
     bad = [a for a in archs if not re.fullmatch(r"\d+[af]?", a) or int(re.sub(r"\D", "", a)) < 75]
     if bad:
-        raise SystemExit(f"unsupported CUDA arch(s) {bad}: CUDA 13 builds sm_75 and newer; "
+        raise SystemExit(f"unsupported CUDA arch(s) {bad}: CUDA 12 and 13 build sm_75 and newer; "
                          f"set {ENV_PREFIX}_CUDA_ARCHS like '80;90'")
     return ";".join(a if a in ptx else f"{a}-real" for a in archs)
 
@@ -244,6 +268,7 @@ class CMakeBuild(build_ext):
             "torch_headers": torch_version,
             "torch_target": TORCH_TARGET,
             "link_glibc": glibc,
+            "cuda_variants": EXT.get("cuda-variants", []),
             "git_commit": git_commit(),
         }
         (pkg_dir / "_build_info.json").write_text(json.dumps(info, indent=2) + "\n")

@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import build as build_module
 from . import project
 from .build import build
 from .index import index
@@ -122,6 +123,9 @@ def main(argv: list[str]) -> int:
             status = 1
             break
     log("timings: " + ", ".join(timings))
+    if build_module.CPU_ONLY:
+        # The last line, so that nobody mistakes it for a CUDA build.
+        log("CPU-ONLY: this run built no CUDA wheel (+cpu only): " + "; ".join(build_module.CPU_ONLY))
     return status
 
 

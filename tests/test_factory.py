@@ -12,10 +12,12 @@ import hashlib
 import os
 import re
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import zipfile
@@ -358,6 +360,8 @@ def test_rename_lives_in_pyproject_only(tmp_path):
     pyproject.write_text(text.replace('name = "cuneb"', 'name = "nebtest"', 1))
     res = factory("-C", str(tree), "build", "--backend", "host", "--cpu", env=clean_env(SOURCE_DATE_EPOCH="1700000000"))
     assert res.returncode == 0, out(res)
+    # a run that built no CUDA wheel says so on its last line
+    assert "CPU-ONLY" in res.stdout.strip().splitlines()[-1], out(res)
     built = list((tree / "dist").glob("nebtest-*.whl"))
     assert len(built) == 1, out(res)
     names = zipfile.ZipFile(built[0]).namelist()
@@ -372,3 +376,66 @@ def test_rename_lives_in_pyproject_only(tmp_path):
                          timeout=120)
     assert run.returncode == 0 and run.stdout.startswith("ok"), out(run)
     assert str(site) in run.stdout
+
+
+# --------------------------------------------------------------------------
+# a CUDA wheel by default: no toolkit here -> pip's toolkit for torch's CUDA
+# --------------------------------------------------------------------------
+
+
+def without_toolkits(cmd: list[str]) -> tuple[list[str], dict[str, str]]:
+    """`cmd` in a mount namespace where every system CUDA toolkit directory
+    (/usr/local/cuda*) is an empty directory, with no nvcc on PATH and no
+    CUDA_HOME/CUDA_PATH: a machine without a toolkit."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("hiding the CUDA toolkits needs root and unshare (a private mount namespace)")
+    hide = [str(p) for p in Path("/usr/local").glob("cuda*") if p.is_dir() and not p.is_symlink()]
+    mounts = "".join(f"mount --bind \"$EMPTY\" {shlex.quote(d)} && " for d in hide)
+    env = {k: v for k, v in clean_env().items() if k not in ("CUDA_HOME", "CUDA_PATH")}
+    env["PATH"] = os.pathsep.join(d for d in env.get("PATH", "").split(os.pathsep)
+                                  if d and not (Path(d) / "nvcc").exists())
+    env["EMPTY"] = tempfile.mkdtemp(prefix="no-cuda-")
+    return ["unshare", "--mount", "sh", "-c", mounts + 'exec "$@"', "sh", *cmd], env
+
+
+RESOLVE = """
+import sys
+from ci import build, project
+proj = project.load(sys.argv[1])
+variant = build.resolve_variant(proj, "auto", None, "auto")
+print("LABEL", variant.label, "CPU_ONLY", build.CPU_ONLY)
+"""
+
+
+def test_no_toolkit_installs_pips_and_builds_the_cuda_variant(tmp_path):
+    tree = copy_worktree(tmp_path / "tree")
+
+    def run(cmd: list[str], **extra: str) -> subprocess.CompletedProcess:
+        argv, env = without_toolkits(cmd)
+        return subprocess.run(argv, cwd=tree, env={**env, **extra}, capture_output=True, text=True,
+                              timeout=600)
+
+    version = [str(FACTORY_PYTHON), "setup.py", "--version"]
+    hidden = run(version)
+    if hidden.returncode != 0 and "unshare" in hidden.stderr:
+        pytest.skip(f"no private mount namespace here: {hidden.stderr.strip()}")
+    assert hidden.returncode == 0 and hidden.stdout.strip().endswith("+cpu"), out(hidden)  # really hidden
+    torch_cuda = subprocess.run([str(FACTORY_PYTHON), "-c", "from ci.build import torch_cuda_version as v; "
+                                 "print(v())"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    if torch_cuda == "None":
+        pytest.skip("the factory's torch is CPU-only: no CUDA version to install")
+    label = "cu" + torch_cuda.replace(".", "")
+
+    # pip cannot reach anything: CPU-only, and the reason is kept for the last line
+    offline = run([str(FACTORY_PYTHON), "-c", RESOLVE, str(tree)], PIP_CONFIG_FILE=os.devnull,
+                  PIP_NO_INDEX="1")
+    assert offline.returncode == 0, out(offline)
+    assert "LABEL cpu" in offline.stdout and "toolkit failed" in offline.stdout, out(offline)
+
+    resolved = run([str(FACTORY_PYTHON), "-c", RESOLVE, str(tree)])
+    assert resolved.returncode == 0, out(resolved)
+    assert f"LABEL {label} CPU_ONLY []" in resolved.stdout, out(resolved)
+    assert list((tree / "build" / "toolchains").glob(f"cuda-{torch_cuda}/nvidia/cu*/bin/nvcc")), out(resolved)
+    # and a later plain build finds that toolkit by itself (setup.py looks in build/toolchains)
+    again = run(version)
+    assert again.returncode == 0 and again.stdout.strip().endswith(f"+{label}"), out(again)

@@ -45,7 +45,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--cpu", action="store_true", help="build the CPU-only (+cpu) variant")
     g.add_argument("--cuda", nargs="?", const="installed", metavar="VERSION",
                    help="build a CUDA variant: the installed toolkit, or CUDA VERSION (e.g. 13.0; "
-                        "pip-installs nvcc if the installed one differs or there is none)")
+                        "installs the factory's own (pip's for 13+, Debian's for 12) if the installed one differs or there is none)")
     g.add_argument("--toolkit", choices=("auto", "system", "pip"), default="auto",
                    help="where --cuda's nvcc comes from (default: installed if it matches, else pip)")
     g.add_argument("--archs", help='CUDA architectures, e.g. "80;90" (default: pyproject [tool.ext])')

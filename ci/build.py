@@ -130,7 +130,7 @@ def resolve_variant(proj: Project, kind: str, cuda: str | None, toolkit: str) ->
         if cuda is None:
             return cpu_only(proj, off, "no CUDA toolkit here and the factory's torch is CPU-only, "
                                        "so there is no CUDA version to install; pass --cuda 13.0")
-        log(f"no CUDA toolkit found: installing pip's CUDA {cuda} toolkit (the factory's torch's)")
+        log(f"no CUDA toolkit found: installing the factory's CUDA {cuda} toolkit (its torch's CUDA)")
         try:
             return cuda_variant(proj, off, cuda)
         except FactoryError as e:
@@ -146,7 +146,7 @@ def resolve_variant(proj: Project, kind: str, cuda: str | None, toolkit: str) ->
         if toolkit == "system":
             raise FactoryError(f"the installed CUDA toolkit gives +{label}, not CUDA {cuda or '(any)'}")
         log(f"the installed toolkit gives +{label}; CUDA {cuda or torch_cuda_version()} wanted: "
-            "using pip's toolkit")
+            "using the factory's toolkit (build/toolchains)")
     cuda = cuda or torch_cuda_version()
     if cuda is None:
         raise FactoryError("no CUDA version to install: pass --cuda MAJOR.MINOR")

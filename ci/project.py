@@ -150,6 +150,7 @@ class Project:
     test_requires: tuple[str, ...]
     also_test_torch: tuple[str, ...]  # extra torch versions `test` tries offline
     manylinux_glibc: str   # glibc the factory links against (EXT_LINK_GLIBC), e.g. 2.28
+    cuda_variants: tuple[str, ...] = ()  # CUDA versions of the shipped variants, newest first
 
     @property
     def env_prefix(self) -> str:
@@ -209,6 +210,7 @@ def load(root: Path | None = None) -> Project:
         test_requires=tuple(project.get("optional-dependencies", {}).get("test", ())),
         also_test_torch=tuple(str(v) for v in ext.get("also-test-torch", ())),
         manylinux_glibc=str(ext.get("manylinux-glibc", "2.28")),
+        cuda_variants=tuple(str(v) for v in ext.get("cuda-variants", ())),
     )
 
 

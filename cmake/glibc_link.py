@@ -73,12 +73,14 @@ def single_threaded_object(zig: list[str], target: str) -> Path:
     here = Path("glibc-link") / target
     here.mkdir(parents=True, exist_ok=True)
     src, obj = here / "single_threaded.c", here / "single_threaded.o"
-    if not obj.exists() or not src.exists() or src.read_text() != SINGLE_THREADED:
-        src.write_text(SINGLE_THREADED)
-        # -g0: zig cc emits line tables by default, and they hold the
-        # build directory (two checkouts would give different bytes).
-        subprocess.run([*zig, "-target", target, "-O2", "-g0", "-fPIC", "-c", src.name, "-o",
-                        obj.name + ".tmp"], cwd=here, check=True)
+    # -g0: zig cc emits line tables by default, and they hold the build
+    # directory (two checkouts would give different bytes).
+    flags = ["-target", target, "-O2", "-g0", "-fPIC"]
+    # The flags are part of the source text: a change of either recompiles.
+    text = SINGLE_THREADED + f"/* zig cc {' '.join(flags)} */\n"
+    if not obj.exists() or not src.exists() or src.read_text() != text:
+        src.write_text(text)
+        subprocess.run([*zig, *flags, "-c", src.name, "-o", obj.name + ".tmp"], cwd=here, check=True)
         os.replace(here / (obj.name + ".tmp"), obj)
     return obj
 

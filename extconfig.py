@@ -40,6 +40,13 @@ class Config:
     dependencies: tuple[str, ...]
     test_requires: tuple[str, ...]
     also_test_torch: tuple[str, ...]  # extra torch versions `factory test` tries offline
+    manylinux_glibc: str   # glibc the factory links against (EXT_LINK_GLIBC), e.g. 2.28
+    cuda_variants: tuple[str, ...]    # CUDA versions of the shipped variants, newest first
+    cuda_archs_for: dict   # CUDA major -> arch list, where it differs from cuda_archs
+
+    def default_cuda_archs(self, cuda_version: str) -> str:
+        """The arch list for a toolkit of this version (e.g. "13.0")."""
+        return self.cuda_archs_for.get(cuda_version.split(".")[0], self.cuda_archs)
 
     @property
     def normalized(self) -> str:
@@ -91,6 +98,9 @@ def load(root: Path | str | None = None) -> Config:
         dependencies=tuple(project.get("dependencies", ())),
         test_requires=tuple(project.get("optional-dependencies", {}).get("test", ())),
         also_test_torch=tuple(str(v) for v in ext.get("also-test-torch", ())),
+        manylinux_glibc=str(ext.get("manylinux-glibc", "2.28")),
+        cuda_variants=tuple(str(v) for v in ext.get("cuda-variants", ())),
+        cuda_archs_for={str(k): str(v) for k, v in ext.get("cuda-archs-for", {}).items()},
     )
 
 
@@ -108,7 +118,7 @@ def tool_table(root: Path | str | None, tool: str) -> dict:
 
 
 def facts(cfg: Config) -> dict[str, str]:
-    out = {f.name: getattr(cfg, f.name) for f in fields(cfg)}
+    out = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name != "cuda_archs_for"}
     out.update(normalized=cfg.normalized, wheel_name=cfg.wheel_name, image=cfg.image,
                env_prefix=ENV_PREFIX)
     return {k: " ".join(v) if isinstance(v, tuple) else str(v) for k, v in out.items()}

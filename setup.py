@@ -4,11 +4,22 @@ Names, version and defaults come from pyproject.toml; this file only finds the
 toolchain (torch, nvcc), runs CMake, and records what it built in
 <package>/_build_info.json. Knobs (environment):
 
-  EXT_CUDA_ARCHS       CMake arch list, e.g. "80;90" (last one also gets PTX)
+  EXT_CUDA_ARCHS       CMake arch list, e.g. "80;90" (last one also gets PTX);
+                       default: [tool.ext] cuda-archs, or cuda-archs-for its CUDA major
   TORCH_CUDA_ARCH_LIST torch's format, e.g. "8.0 9.0+PTX" (used if the above is unset)
   EXT_CPU_ONLY=1       skip CUDA even if nvcc exists (version label +cpu)
-  CUDA_HOME            toolkit root to use first
+  CUDA_HOME            toolkit root to use first (else nvcc on PATH, pip's
+                       nvidia/cu1* wheels, /usr/local/cuda, then the toolkits
+                       `./ci/factory build` installed in build/toolchains/)
   MAX_JOBS             parallel compile jobs (default: CPU count)
+  EXT_LINK_GLIBC=2.28  link both libraries with `zig cc` (PyPI's ziglang) against
+                       glibc 2.28's symbol versions, for a manylinux_2_28 wheel
+                       built on any newer glibc (cmake/glibc_link.py). Unset,
+                       empty or "system": the system linker, and the libraries
+                       need this machine's glibc. `./ci/factory build` sets it
+                       from pyproject's [tool.ext] manylinux-glibc unless the
+                       caller did; a plain `pip install .` builds for the machine
+                       it runs on, so it keeps the system linker (no zig needed).
 """
 
 from __future__ import annotations
@@ -56,6 +67,19 @@ def pip_toolkit_roots() -> list[Path]:
     return roots
 
 
+def factory_toolkit_roots() -> list[Path]:
+    """Toolkits the factory installed under build/toolchains/cuda-<version>/
+    (pip's wheels in nvidia/cu<major>/, or a toolkit unpacked at the top),
+    newest version first."""
+    def version(path: Path) -> tuple[int, ...]:
+        return tuple(int(v) for v in re.findall(r"\d+", path.name))
+
+    roots = []
+    for base in sorted((ROOT / "build" / "toolchains").glob("cuda-*"), key=version, reverse=True):
+        roots += [base, *sorted(base.glob("nvidia/cu1*"), reverse=True)]
+    return roots
+
+
 def find_cuda() -> tuple[Path | None, str]:
     """(toolkit root, why) — root is None for a CPU-only build."""
     if os.environ.get(f"{ENV_PREFIX}_CPU_ONLY", "") not in ("", "0"):
@@ -69,6 +93,7 @@ def find_cuda() -> tuple[Path | None, str]:
         candidates.append((Path(on_path).resolve().parent.parent, "nvcc on PATH"))
     candidates += [(root, "pip's cuda-toolkit wheel") for root in pip_toolkit_roots()]
     candidates.append((Path("/usr/local/cuda"), "/usr/local/cuda"))
+    candidates += [(root, "the factory's build/toolchains") for root in factory_toolkit_roots()]
     for root, origin in candidates:
         if (root / "bin" / "nvcc").exists() and has_cuda_headers(root):
             return root, origin
@@ -76,8 +101,9 @@ def find_cuda() -> tuple[Path | None, str]:
             log(f"skipping {root / 'bin' / 'nvcc'} ({origin}): no CUDA headers beside it "
                 "(a wrapper script? set CUDA_HOME to the toolkit root)")
     return None, ("no nvcc found (looked in $CUDA_HOME, PATH, pip's nvidia/cu1* wheels, "
-                  "/usr/local/cuda); install one with "
-                  "pip install 'cuda-toolkit[nvcc,cudart,cccl]==13.0.*' for a CUDA build")
+                  "/usr/local/cuda, build/toolchains/cuda-*); install one with "
+                  "pip install 'cuda-toolkit[nvcc,cudart,cccl]==13.0.*', or let "
+                  "`./ci/factory build` install it, for a CUDA build")
 
 
 def cuda_version(root: Path) -> str:
@@ -107,13 +133,29 @@ def cuda_archs() -> str:
         archs = [a.replace("+PTX", "").replace(".", "") for a in items]
         ptx = {a.replace("+PTX", "").replace(".", "") for a in items if a.endswith("+PTX")}
     else:
-        archs = CONFIG.cuda_archs.split(";")
+        archs = CONFIG.default_cuda_archs(CUDA_VERSION).split(";")
         ptx = {archs[-1]}
     bad = [a for a in archs if not re.fullmatch(r"\d+[af]?", a) or int(re.sub(r"\D", "", a)) < 75]
     if bad:
-        raise SystemExit(f"unsupported CUDA arch(s) {bad}: CUDA 13 builds sm_75 and newer; "
+        raise SystemExit(f"unsupported CUDA arch(s) {bad}: CUDA 12 and 13 build sm_75 and newer; "
                          f"set {ENV_PREFIX}_CUDA_ARCHS like '80;90'")
     return ";".join(a if a in ptx else f"{a}-real" for a in archs)
+
+
+def link_glibc() -> str | None:
+    """The glibc version to link against (EXT_LINK_GLIBC), None for the system linker."""
+    value = os.environ.get(f"{ENV_PREFIX}_LINK_GLIBC", "").strip()
+    if value in ("", "system", "0"):
+        return None
+    if not re.fullmatch(r"2\.\d+", value):
+        raise SystemExit(f"{ENV_PREFIX}_LINK_GLIBC={value!r}: want a glibc version like 2.28, "
+                         "or 'system' for the system linker")
+    if importlib.util.find_spec("ziglang") is None:
+        raise SystemExit(f"{ENV_PREFIX}_LINK_GLIBC={value} links with zig, which is not installed "
+                         f"in the build environment ({sys.executable}): pip install ziglang, or "
+                         f"set {ENV_PREFIX}_LINK_GLIBC=system (the libraries then need this "
+                         "machine's glibc)")
+    return value
 
 
 def torch_target_hex() -> str:
@@ -184,6 +226,7 @@ class CMakeBuild(build_ext):
         build_temp.mkdir(parents=True, exist_ok=True)
         torch_dir, torch_version = find_torch()
         archs = cuda_archs() if CUDA_ROOT else ""
+        glibc = link_glibc()
         args = [
             f"-S{ROOT}", f"-B{build_temp}", "-GNinja",
             "-DCMAKE_BUILD_TYPE=Release",
@@ -194,7 +237,15 @@ class CMakeBuild(build_ext):
             f"-DTORCH_DIR={torch_dir}",
             f"-DTORCH_TARGET_VERSION={torch_target_hex()}",
             f"-DWITH_CUDA={'ON' if CUDA_ROOT else 'OFF'}",
+            # Both libraries link as CXX (CMakeLists.txt says so for the CUDA
+            # one): this launcher redoes their -shared links with zig. Empty
+            # clears a launcher an earlier configure of this tree set.
+            "-DCMAKE_CXX_LINKER_LAUNCHER="
+            + (f"{sys.executable};{ROOT / 'cmake' / 'glibc_link.py'};{glibc}" if glibc else ""),
         ]
+        log(f"linking against glibc {glibc}'s symbol versions with zig" if glibc else
+            f"linking with the system linker ({ENV_PREFIX}_LINK_GLIBC unset): the libraries "
+            "need this machine's glibc")
         if CUDA_ROOT:
             fix_pip_toolkit_layout(CUDA_ROOT)
             args += [f"-DCMAKE_CUDA_COMPILER={CUDA_ROOT / 'bin' / 'nvcc'}",
@@ -218,6 +269,8 @@ class CMakeBuild(build_ext):
             "cuda_archs": archs.split(";") if archs else [],
             "torch_headers": torch_version,
             "torch_target": TORCH_TARGET,
+            "link_glibc": glibc,
+            "cuda_variants": list(CONFIG.cuda_variants),
             "git_commit": git_commit(),
         }
         (pkg_dir / "_build_info.json").write_text(json.dumps(info, indent=2) + "\n")

@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import build as build_module
 from . import project
 from .build import build
 from .index import index
@@ -46,10 +47,12 @@ def parser() -> argparse.ArgumentParser:
                    help="auto: cibuildwheel if podman/docker works, else host")
     g.add_argument("--cpu", action="store_true", help="build the CPU-only (+cpu) variant")
     g.add_argument("--cuda", nargs="?", const="installed", metavar="VERSION",
-                   help="build a CUDA variant: the installed toolkit, or CUDA VERSION (e.g. 13.0; "
-                        "pip-installs nvcc if the installed one differs or there is none)")
+                   help="build a CUDA variant: the installed toolkit, or CUDA VERSION (e.g. 13.0, "
+                        "12.4; installs the factory's own if the installed one differs or there is none)")
     g.add_argument("--toolkit", choices=("auto", "system", "pip"), default="auto",
-                   help="where --cuda's nvcc comes from (default: installed if it matches, else pip)")
+                   help="where --cuda's nvcc comes from (default: installed if it matches, else "
+                        "pip: the factory's own in build/toolchains, pip's wheels for CUDA 13+, "
+                        "Debian's .debs for CUDA 12)")
     g.add_argument("--archs", help='CUDA architectures, e.g. "80;90" (default: pyproject [tool.ext])')
     g.add_argument("--jobs", help="parallel compile jobs (MAX_JOBS)")
     g = p.add_argument_group("test")
@@ -143,6 +146,9 @@ def main(argv: list[str]) -> int:
             status = 1
             break
     log("timings: " + ", ".join(timings))
+    if build_module.CPU_ONLY:
+        # The last line, so that nobody mistakes it for a CUDA build.
+        log("CPU-ONLY: this run built no CUDA wheel (+cpu only): " + "; ".join(build_module.CPU_ONLY))
     return status
 
 

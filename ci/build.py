@@ -21,7 +21,8 @@ from pathlib import Path
 
 import extconfig
 
-from .project import FactoryError, Project, human_size, log, run, source_date_epoch, step
+from .project import (FactoryError, Project, human_size, link_glibc, log, run, source_date_epoch,
+                      step)
 
 
 
@@ -73,6 +74,17 @@ def torch_cuda_version() -> str | None:
     return ".".join(match[1].split(".")[:2]) if match else None
 
 
+def factory_toolkit(proj: Project, version: str) -> Path:
+    """The factory's own CUDA `version` toolkit in build/toolchains/cuda-<version>,
+    made once; returns its root for CUDA_HOME. CUDA 13+: PyPI's cuda-toolkit
+    wheels; CUDA 12 (PyPI has no nvcc for it): Debian's, see ci/debcuda.py."""
+    major = version.split(".")[0]
+    if int(major) < 13:
+        from .debcuda import debian_toolkit
+        return debian_toolkit(proj, version)
+    return pip_toolkit(proj, version)
+
+
 def pip_toolkit(proj: Project, version: str) -> Path:
     """nvcc + headers from PyPI's cuda-toolkit wheels, installed into its own
     folder (build/toolchains/cuda-<version>) so it never changes the CUDA
@@ -99,15 +111,25 @@ def pip_toolkit(proj: Project, version: str) -> Path:
 def resolve_variant(proj: Project, kind: str, cuda: str | None, toolkit: str) -> Variant:
     """kind: 'auto' (what the installed toolkit gives), 'cpu' or 'cuda'."""
     if kind == "cpu":
-        env = {f"{proj.env_prefix}_CPU_ONLY": "1"}
-        return Variant(probe_label(proj, env), env)
+        return cpu_only(proj, {f"{proj.env_prefix}_CPU_ONLY": "1"}, "asked for with --cpu")
     off = {f"{proj.env_prefix}_CPU_ONLY": "0"}
     if kind == "auto":
+        # The installed toolkit, whatever its version; with none, pip's
+        # toolkit for the CUDA of the factory's torch: a CUDA wheel by default.
         label = probe_label(proj, off)
-        if label == "cpu":
-            log("no CUDA toolkit found (setup.py says +cpu): building the CPU-only variant; "
-                "pass --cuda VERSION to pip-install nvcc and build a CUDA one")
-        return Variant(label, off)
+        if label != "cpu":
+            return Variant(label, off)
+        cuda = torch_cuda_version()
+        if cuda is None:
+            return cpu_only(proj, off, "no CUDA toolkit here and the factory's torch is CPU-only, "
+                                       "so there is no CUDA version to install; pass --cuda 13.0")
+        log(f"no CUDA toolkit found: installing the factory's CUDA {cuda} toolkit (its torch's CUDA)")
+        try:
+            return cuda_variant(proj, off, cuda)
+        except FactoryError as e:
+            return cpu_only(proj, off, f"installing the CUDA {cuda} toolkit failed ({e}); "
+                                       "install a toolkit (CUDA_HOME) or fix pip's access to the "
+                                       f"package index, then `./ci/factory build --cuda {cuda}`")
     # cuda None: the installed toolkit, whatever its version; if there is
     # none, pip's toolkit for the CUDA version of the factory's torch.
     if toolkit != "pip":
@@ -117,15 +139,30 @@ def resolve_variant(proj: Project, kind: str, cuda: str | None, toolkit: str) ->
         if toolkit == "system":
             raise FactoryError(f"the installed CUDA toolkit gives +{label}, not CUDA {cuda or '(any)'}")
         log(f"the installed toolkit gives +{label}; CUDA {cuda or torch_cuda_version()} wanted: "
-            "using pip's toolkit")
+            "using the factory's toolkit (build/toolchains)")
     cuda = cuda or torch_cuda_version()
     if cuda is None:
         raise FactoryError("no CUDA version to install: pass --cuda MAJOR.MINOR")
-    env = {**off, "CUDA_HOME": str(pip_toolkit(proj, cuda))}
+    return cuda_variant(proj, off, cuda)
+
+
+def cuda_variant(proj: Project, env: dict[str, str], cuda: str) -> Variant:
+    """The CUDA `cuda` variant, with the factory's own toolkit for it."""
+    env = {**env, "CUDA_HOME": str(factory_toolkit(proj, cuda))}
     label = probe_label(proj, env)
     if label != cuda_label(cuda):
         raise FactoryError(f"CUDA_HOME={env['CUDA_HOME']} still gives +{label}, not {cuda_label(cuda)}")
     return Variant(label, env)
+
+
+# Why this run built CPU-only wheels, for the last line of the run (ci/__main__.py).
+CPU_ONLY: list[str] = []
+
+
+def cpu_only(proj: Project, env: dict[str, str], why: str) -> Variant:
+    log(f"building the CPU-only variant: {why}")
+    CPU_ONLY.append(why)
+    return Variant(probe_label(proj, env), env)
 
 
 def build_host(proj: Project, variant: Variant, archs: str | None, jobs: str | None) -> Path:
@@ -141,6 +178,9 @@ def build_host(proj: Project, variant: Variant, archs: str | None, jobs: str | N
     env = {
         "SOURCE_DATE_EPOCH": source_date_epoch(proj),
         "DIST_EXTRA_CONFIG": str(cfg),  # setuptools reads it like a setup.cfg
+        # manylinux_2_28 from this machine: setup.py links with zig against
+        # that glibc (EXT_LINK_GLIBC=system in the caller's environment: off).
+        f"{proj.env_prefix}_LINK_GLIBC": link_glibc(proj),
         **variant.env,
     }
     # (CMakeLists.txt links with --discard-all: nvcc's tmpxft_<pid> names
@@ -212,6 +252,7 @@ def build(proj: Project, backend: str, cpu: bool, cuda: str | None, toolkit: str
             env["MAX_JOBS"] = jobs
         if cpu:
             env[f"{proj.env_prefix}_CPU_ONLY"] = "1"
+            CPU_ONLY.append("asked for with --cpu (cibuildwheel)")
         if cuda not in (None, "installed"):
             log(f"--cuda {cuda}: the container image decides the CUDA version; ignored")
         engine = container_engine()
@@ -233,4 +274,6 @@ def build(proj: Project, backend: str, cpu: bool, cuda: str | None, toolkit: str
         variant = resolve_variant(proj, kind, None if cuda in (None, "installed") else cuda, toolkit)
         log(f"variant +{variant.label}")
         wheels.append(build_host(proj, variant, archs, jobs))
+    if any("+cu" in w.name for w in wheels):
+        CPU_ONLY.clear()  # a CUDA wheel was built too: the run did not end CPU-only
     return wheels

@@ -177,6 +177,13 @@ def source_date_epoch(proj: Project) -> str:
     return "315532800"
 
 
+def link_glibc(proj: Project) -> str:
+    """EXT_LINK_GLIBC for the factory's builds: the caller's (e.g. 'system' to
+    turn the zig link off), else pyproject's [tool.ext] manylinux-glibc."""
+    key = f"{proj.env_prefix}_LINK_GLIBC"
+    return os.environ[key] if key in os.environ else proj.manylinux_glibc
+
+
 def tool(name: str) -> str:
     """A console script of the factory's own environment (auditwheel, twine...)."""
     path = Path(sys.executable).parent / name

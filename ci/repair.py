@@ -43,6 +43,37 @@ def best_platform(whl: Path) -> str:
     return tag
 
 
+def glibc_of(tag: str) -> tuple[int, int]:
+    """(2, 28) from manylinux_2_28_x86_64."""
+    match = re.match(r"manylinux_(\d+)_(\d+)_", tag)
+    if not match:
+        raise FactoryError(f"{tag!r} is not a manylinux_X_Y_<arch> tag")
+    return int(match[1]), int(match[2])
+
+
+def target_platform(proj: Project, whl: Path) -> str:
+    """The platform tag to repair to. A wheel linked against an older glibc
+    (setup.py's EXT_LINK_GLIBC, recorded in _build_info.json) gets exactly
+    manylinux_<that glibc>, and its symbols must allow it; one linked with the
+    system linker gets the best tag its symbols allow, and the log says what
+    that costs."""
+    best = best_platform(whl)
+    arch = best.split("_", 3)[3]
+    linked = (inspect(whl).build_info or {}).get("link_glibc")
+    if not linked:
+        log(f"{whl.name} was linked with the system linker (EXT_LINK_GLIBC=system or unset): "
+            f"its symbols make it {best}, so it installs only on glibc >= "
+            f"{'.'.join(map(str, glibc_of(best)))}; build without EXT_LINK_GLIBC=system for "
+            f"manylinux_{proj.manylinux_glibc.replace('.', '_')}")
+        return best
+    want = f"manylinux_{linked.replace('.', '_')}_{arch}"
+    if glibc_of(best) > glibc_of(want):
+        raise FactoryError(f"{whl.name} was linked for glibc {linked} but its symbols need {best} "
+                           "(auditwheel show lists them): the zig link did not take effect; check "
+                           "the build log for 'linking against glibc' and cmake/glibc_link.py")
+    return want
+
+
 def vendored(whl: Path) -> list[str]:
     """Files auditwheel grafted into <something>.libs/."""
     return [p for p in inspect(whl).files if re.match(r"[^/]+\.libs/", p)]
@@ -70,11 +101,13 @@ def repair(proj: Project, explicit: list[Path] | None = None) -> list[Path]:
     out = []
     for whl in wheels:
         excludes = excludes_for(proj, whl, torch_names)
-        plat = best_platform(whl)
+        plat = target_platform(proj, whl)
         log(f"{whl.name}: --plat {plat}; leaving to torch at run time: "
             + (", ".join(f"{k} ({v})" for k, v in excludes.items()) or "nothing"))
         with tempfile.TemporaryDirectory(dir=proj.wheelhouse, prefix=".repair-") as tmp:
-            cmd = [tool("auditwheel"), "repair", "--plat", plat, "-w", tmp]
+            # --only-plat: exactly that tag (auditwheel would add manylinux_2_24
+            # for symbols that old; torch itself needs 2.28, so it means nothing).
+            cmd = [tool("auditwheel"), "repair", "--plat", plat, "--only-plat", "-w", tmp]
             for soname in excludes:
                 cmd += ["--exclude", soname]
             run([*cmd, str(whl)], env={"SOURCE_DATE_EPOCH": source_date_epoch(proj)})

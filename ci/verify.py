@@ -16,11 +16,13 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 
 from .project import FactoryError, Project, human_size, log, run, step, tool
-from .wheels import WheelInfo, foreign_library, inspect, select, torch_library_names
+from .wheels import WheelInfo, foreign_library, inspect, select, torch_library_names, version_key
 
 RUNPATH = "$ORIGIN/../torch/lib"
 BUILD_INFO_KEYS = ("name", "import_name", "ops_namespace", "version", "cuda", "cuda_archs",
-                   "torch_headers", "torch_target", "git_commit")
+                   "torch_headers", "torch_target", "link_glibc", "git_commit")
+# The symbol versions a manylinux tag bounds (auditwheel's policy has the lists).
+SYMBOL_PREFIXES = ("GLIBC", "GLIBCXX", "CXXABI")
 
 
 @dataclass
@@ -44,6 +46,70 @@ def check_tags(proj: Project, w: WheelInfo) -> Check:
     if sorted(w.wheel_tags) != sorted(w.tags):
         return Check("tag", False, f"WHEEL says {w.wheel_tags}, the file name {w.tags}")
     return Check("tag", True)
+
+
+def manylinux_glibc(w: WheelInfo) -> tuple[tuple[int, int], str] | None:
+    """((2, 28), 'x86_64') for the wheel's oldest manylinux_X_Y tag, None if none."""
+    found = [((int(m[1]), int(m[2])), m[3]) for t in w.tags
+             for m in [re.search(r"-manylinux_(\d+)_(\d+)_(\w+)$", t)] if m]
+    return min(found) if found else None
+
+
+def policy_limits(glibc: tuple[int, int], arch: str) -> dict[str, str]:
+    """Newest GLIBC/GLIBCXX/CXXABI version auditwheel's policy allows for
+    manylinux_<glibc>_<arch>; {} if auditwheel's policy is not at hand."""
+    from importlib import resources
+
+    try:
+        text = resources.files("auditwheel.policy").joinpath("manylinux-policy.json").read_text()
+    except (ModuleNotFoundError, FileNotFoundError):
+        return {}
+    for policy in json.loads(text):
+        if policy["name"] == f"manylinux_{glibc[0]}_{glibc[1]}":
+            versions = policy["symbol_versions"].get(arch, {})
+            return {k: max((v for v in versions.get(k, []) if version_key(v)), key=version_key)
+                    for k in SYMBOL_PREFIXES if versions.get(k)}
+    return {}
+
+
+def symbol_needs(w: WheelInfo) -> dict[str, str]:
+    """The newest GLIBC/GLIBCXX/CXXABI version any library of the wheel needs."""
+    out = {}
+    for prefix in SYMBOL_PREFIXES:
+        found = [v for e in w.elf for v in [e.highest(prefix)] if v]
+        if found:
+            out[prefix] = max(found, key=version_key)
+    return out
+
+
+def symbols_text(w: WheelInfo) -> str:
+    needs = symbol_needs(w)
+    return " ".join(f"{k}_{needs[k]}" for k in SYMBOL_PREFIXES if k in needs) or "-"
+
+
+def check_glibc(w: WheelInfo) -> Check:
+    """The platform tag may claim no older glibc (nor libstdc++) than the
+    libraries' symbol versions need: a wheel that says manylinux_2_28 but
+    needs GLIBC_2.34 installs on RHEL 8 and then fails to load."""
+    tag = manylinux_glibc(w)
+    if tag is None:
+        return Check("glibc", False, f"no manylinux_X_Y tag in {w.tags}")
+    glibc, arch = tag
+    limits = {"GLIBC": f"{glibc[0]}.{glibc[1]}", **{k: v for k, v in policy_limits(glibc, arch).items()
+                                                     if k != "GLIBC"}}
+    problems, per_lib = [], []
+    for e in w.elf:
+        needs = {k: e.highest(k) for k in SYMBOL_PREFIXES if e.highest(k)}
+        per_lib.append(f"{PurePosixPath(e.path).name}: "
+                       + (" ".join(f"{k}_{v}" for k, v in needs.items()) or "no versioned symbols"))
+        for prefix, version in needs.items():
+            if prefix in limits and version_key(version) > version_key(limits[prefix]):
+                problems.append(f"{PurePosixPath(e.path).name} needs {prefix}_{version} but the tag "
+                                f"manylinux_{glibc[0]}_{glibc[1]} allows at most {prefix}_{limits[prefix]}")
+    if problems:
+        return Check("glibc", False, "; ".join(problems) + ". Rebuild with the factory's zig link "
+                     "(EXT_LINK_GLIBC, see setup.py) or repair to the tag the symbols allow")
+    return Check("glibc", True, f"manylinux_{glibc[0]}_{glibc[1]} holds: " + "; ".join(per_lib))
 
 
 def check_abi3audit(w: WheelInfo) -> Check:
@@ -184,6 +250,7 @@ def verify_wheel(proj: Project, path: Path, torch_names: set[str]) -> tuple[Whee
         return None, [Check("readable", False, str(e))]
     return w, [
         check_tags(proj, w),
+        check_glibc(w),
         check_abi3audit(w),
         check_requires(proj, w),
         check_variant(proj, w),
@@ -207,17 +274,18 @@ def verify(proj: Project, explicit: list[Path] | None = None) -> bool:
         ok = all(c.ok for c in checks)
         all_ok &= ok
         rows.append((path.name, human_size(path.stat().st_size), ".".join(w.tags) if w else "?",
-                     archs_text(w) if w else "?", "PASS" if ok else "FAIL", checks))
-    headers = ("wheel", "size", "tags", "archs", "verdict")
+                     archs_text(w) if w else "?", symbols_text(w) if w else "?",
+                     "PASS" if ok else "FAIL", checks))
+    headers = ("wheel", "size", "tags", "archs", "needs (newest symbol versions)", "verdict")
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(wd) for h, wd in zip(headers, widths))
     print(line + "\n" + "-" * len(line))
     for row in rows:
-        print("  ".join(str(c).ljust(wd) for c, wd in zip(row[:5], widths)))
-        for c in row[5]:
+        print("  ".join(str(c).ljust(wd) for c, wd in zip(row[:6], widths)))
+        for c in row[6]:
             if not c.ok:
                 print(f"    FAILED {c.name}: {c.detail}")
             elif c.detail:
                 print(f"    ok     {c.name}: {c.detail}")
-    log(f"verify: {sum(r[4] == 'PASS' for r in rows)}/{len(rows)} wheel(s) pass")
+    log(f"verify: {sum(r[5] == 'PASS' for r in rows)}/{len(rows)} wheel(s) pass")
     return all_ok

@@ -8,12 +8,14 @@ import email.parser
 import fnmatch
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
+from elftools.elf.gnuversions import GNUVerNeedSection
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
 
@@ -33,6 +35,32 @@ class ElfInfo:
     runpath: list[str]        # DT_RUNPATH entries
     rpath: list[str]          # DT_RPATH entries (should be none)
     python_symbols: list[str]  # undefined Py*/_Py* symbols (C-API use)
+    # symbol versions it needs, by prefix: {"GLIBC": ["2.2.5", "2.17"], "GLIBCXX": [...], ...}
+    version_needs: dict[str, list[str]] = field(default_factory=dict)
+
+    def highest(self, prefix: str) -> str | None:
+        """The newest numeric version of `prefix` (GLIBC, GLIBCXX, CXXABI) it needs."""
+        numeric = [v for v in self.version_needs.get(prefix, []) if version_key(v)]
+        return max(numeric, key=version_key) if numeric else None
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """(2, 17) for '2.17'; () for a non-numeric one (CXXABI_FLOAT128)."""
+    return tuple(int(p) for p in version.split(".")) if re.fullmatch(r"\d+(\.\d+)*", version) else ()
+
+
+def version_needs(elf: ELFFile) -> dict[str, list[str]]:
+    """The .gnu.version_r entries (what `objdump -T` shows as @GLIBC_2.17),
+    split at the last underscore: GLIBC_2.17 -> GLIBC, 2.17."""
+    out: dict[str, set[str]] = {}
+    for section in elf.iter_sections():
+        if isinstance(section, GNUVerNeedSection):
+            for _verneed, auxes in section.iter_versions():
+                for aux in auxes:
+                    prefix, _, version = aux.name.rpartition("_")
+                    if prefix:
+                        out.setdefault(prefix, set()).add(version)
+    return {k: sorted(v, key=lambda x: (version_key(x), x)) for k, v in sorted(out.items())}
 
 
 @dataclass
@@ -84,7 +112,7 @@ def elf_info(data: bytes, path: str) -> ElfInfo | None:
         for sym in dynsym.iter_symbols():
             if sym["st_shndx"] == "SHN_UNDEF" and (sym.name.startswith("Py") or sym.name.startswith("_Py")):
                 python_symbols.append(sym.name)
-    return ElfInfo(path, needed, runpath, rpath, sorted(python_symbols))
+    return ElfInfo(path, needed, runpath, rpath, sorted(python_symbols), version_needs(elf))
 
 
 def inspect(path: Path) -> WheelInfo:

@@ -22,8 +22,15 @@ def info() -> int:
         ("python", f"{platform.python_implementation()} {platform.python_version()}"),
         ("torch", f"{torch.__version__} (CUDA {torch.version.cuda or 'none'})"),
     ]
+    variants = b.get("cuda_variants", [])
+    rows.append(("CUDA variants", ", ".join(
+        f"+{_loader.label(v)} (driver >= {_loader.MIN_DRIVER.get(_loader._version_tuple(v)[0], '?')})"
+        for v in variants) or "-"))
     driver = _loader.cuda_driver_version()
     rows.append(("NVIDIA driver", f"CUDA {driver[0]}.{driver[1]}" if driver else "not found"))
+    if driver and variants:
+        fit = _loader.variant_for_driver(b, driver)
+        rows.append(("driver fits", f"+{_loader.label(fit)}" if fit else "none of them: upgrade the driver"))
     rows.append(("CUDA kernels", "loaded" if cuda_enabled else "not loaded"))
     problems = []
     if cuda_enabled and torch.cuda.is_available():

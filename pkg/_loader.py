@@ -127,6 +127,30 @@ def check_archs(info: dict) -> list[str]:
     return problems
 
 
+# The oldest NVIDIA driver (Linux) for each CUDA major: minor-version
+# compatibility lets a CUDA 12.x runtime run on any 12.x driver.
+MIN_DRIVER = {12: "525", 13: "580"}
+
+
+def label(cuda: str) -> str:
+    """cu124 for '12.4'."""
+    return "cu" + "".join(cuda.split(".")[:2])
+
+
+def variant_for_driver(info: dict, driver: tuple[int, int]) -> str | None:
+    """The newest CUDA variant of this release (its build info lists them)
+    that a driver for CUDA `driver` runs, e.g. '12.4' for a CUDA 12.8 driver."""
+    fits = [v for v in info.get("cuda_variants", []) if _version_tuple(v)[0] <= driver[0]]
+    return max(fits, key=_version_tuple) if fits else None
+
+
+def install_command(info: dict, cuda: str) -> str:
+    """The pinned pip command for the +cu<cuda> wheel of this release."""
+    base = info["version"].split("+")[0]
+    return (f"pip install --force-reinstall --no-deps '{info['name']}=={base}+{label(cuda)}' "
+            f"(from the {label(cuda)} index, e.g. --index-url <index>/{label(cuda)}/simple)")
+
+
 def cuda_problem(info: dict) -> str | None:
     """Why the CUDA library should not be loaded, or None to load it."""
     if not info["cuda"]:
@@ -136,11 +160,14 @@ def cuda_problem(info: dict) -> str | None:
     driver = cuda_driver_version()
     need = _version_tuple(info["cuda"])
     if driver is not None and driver[0] < need[0]:
-        return (
-            f"the NVIDIA driver supports CUDA {driver[0]}.{driver[1]} but {info['name']} "
-            f"was built with CUDA {info['cuda']}: upgrade the driver to one for CUDA "
-            f"{need[0]}.x, or install the +cpu build; CPU tensors still work"
-        )
+        why = (f"the NVIDIA driver supports CUDA {driver[0]}.{driver[1]} but this {info['name']} "
+               f"wheel (+{label(info['cuda'])}) was built with CUDA {info['cuda']}, which needs a "
+               f"driver for CUDA {need[0]}.x (>= {MIN_DRIVER.get(need[0], '?')})")
+        fit = variant_for_driver(info, driver)
+        if fit and fit != info["cuda"]:
+            return (f"{why}. Install the +{label(fit)} wheel, built for this driver: "
+                    f"{install_command(info, fit)}; or upgrade the driver. CPU tensors still work")
+        return f"{why}: upgrade the driver, or install the +cpu build; CPU tensors still work"
     return None
 
 

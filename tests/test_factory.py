@@ -12,17 +12,19 @@ import hashlib
 import os
 import re
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
-from helpers import (FACTORY_PYTHON, REPO, SMALL_GRAPH, clean_env, factory,
+from helpers import (FACTORY_PYTHON, REPO, SMALL_GRAPH, clean_env, copy_worktree, factory,
                      need_git_checkout, out, pip, skip_module_without_factory)
 from names import IMPORT, NAME, CONFIG
 
@@ -246,6 +248,9 @@ def test_verify_passes_the_real_wheel():
     res = factory("verify", "--wheel", str(WHEEL))
     assert res.returncode == 0, out(res)
     assert re.search(rf"{re.escape(WHEEL.name)}\s.*\sPASS", res.stdout), out(res)
+    # the factory's wheels are manylinux_2_28 (zig link), and the table says why
+    assert "-manylinux_2_28_" in WHEEL.name, WHEEL.name
+    assert re.search(r"GLIBC_2\.\d+ GLIBCXX_3\.4\.\d+ CXXABI_1\.3\.\d+", res.stdout), out(res)
 
 
 def rewrite(src: Path, dst: Path, drop_requires: bool = False, add: dict[str, bytes] | None = None) -> Path:
@@ -265,12 +270,18 @@ def rewrite(src: Path, dst: Path, drop_requires: bool = False, add: dict[str, by
     ("no-requires", "requires"),
     ("bundled-libtorch", "bundled"),
     ("non-abi3-name", "tag"),
+    ("claims-older-glibc", "glibc"),
 ])
 def test_verify_fails_a_broken_wheel_naming_the_check(tmp_path, breakage, check):
     if breakage == "no-requires":
         broken = rewrite(WHEEL, tmp_path / WHEEL.name, drop_requires=True)
     elif breakage == "bundled-libtorch":
         broken = rewrite(WHEEL, tmp_path / WHEEL.name, add={f"{IMPORT}/libtorch_cpu.so": b"not really"})
+    elif breakage == "claims-older-glibc":
+        # manylinux_2_17 allows GLIBCXX_3.4.19; the libraries need 3.4.21.
+        broken = tmp_path / re.sub(r"manylinux_\d+_\d+", "manylinux_2_17", WHEEL.name)
+        assert broken.name != WHEEL.name, WHEEL.name
+        shutil.copy(WHEEL, broken)
     else:
         broken = tmp_path / WHEEL.name.replace("cp310-abi3", "cp311-cp311")
         shutil.copy(WHEEL, broken)
@@ -304,3 +315,66 @@ def test_two_cpu_builds_of_one_commit_are_byte_identical(tmp_path):
     assert wheels[0].name == wheels[1].name
     assert hashlib.sha256(a).hexdigest() == hashlib.sha256(b).hexdigest(), \
         f"{wheels[0]} and {wheels[1]} differ"
+
+
+# --------------------------------------------------------------------------
+# a CUDA wheel by default: no toolkit here -> pip's toolkit for torch's CUDA
+# --------------------------------------------------------------------------
+
+
+def without_toolkits(cmd: list[str]) -> tuple[list[str], dict[str, str]]:
+    """`cmd` in a mount namespace where every system CUDA toolkit directory
+    (/usr/local/cuda*) is an empty directory, with no nvcc on PATH and no
+    CUDA_HOME/CUDA_PATH: a machine without a toolkit."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("hiding the CUDA toolkits needs root and unshare (a private mount namespace)")
+    hide = [str(p) for p in Path("/usr/local").glob("cuda*") if p.is_dir() and not p.is_symlink()]
+    mounts = "".join(f"mount --bind \"$EMPTY\" {shlex.quote(d)} && " for d in hide)
+    env = {k: v for k, v in clean_env().items() if k not in ("CUDA_HOME", "CUDA_PATH")}
+    env["PATH"] = os.pathsep.join(d for d in env.get("PATH", "").split(os.pathsep)
+                                  if d and not (Path(d) / "nvcc").exists())
+    env["EMPTY"] = tempfile.mkdtemp(prefix="no-cuda-")
+    return ["unshare", "--mount", "sh", "-c", mounts + 'exec "$@"', "sh", *cmd], env
+
+
+RESOLVE = """
+import sys
+from ci import build, project
+proj = project.load(sys.argv[1])
+variant = build.resolve_variant(proj, "auto", None, "auto")
+print("LABEL", variant.label, "CPU_ONLY", build.CPU_ONLY)
+"""
+
+
+def test_no_toolkit_installs_pips_and_builds_the_cuda_variant(tmp_path):
+    tree = copy_worktree(tmp_path / "tree")
+
+    def run(cmd: list[str], **extra: str) -> subprocess.CompletedProcess:
+        argv, env = without_toolkits(cmd)
+        return subprocess.run(argv, cwd=tree, env={**env, **extra}, capture_output=True, text=True,
+                              timeout=600)
+
+    version = [str(FACTORY_PYTHON), "setup.py", "--version"]
+    hidden = run(version)
+    if hidden.returncode != 0 and "unshare" in hidden.stderr:
+        pytest.skip(f"no private mount namespace here: {hidden.stderr.strip()}")
+    assert hidden.returncode == 0 and hidden.stdout.strip().endswith("+cpu"), out(hidden)  # really hidden
+    torch_cuda = subprocess.run([str(FACTORY_PYTHON), "-c", "from ci.build import torch_cuda_version as v; "
+                                 "print(v())"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    if torch_cuda == "None":
+        pytest.skip("the factory's torch is CPU-only: no CUDA version to install")
+    label = "cu" + torch_cuda.replace(".", "")
+
+    # pip cannot reach anything: CPU-only, and the reason is kept for the last line
+    offline = run([str(FACTORY_PYTHON), "-c", RESOLVE, str(tree)], PIP_CONFIG_FILE=os.devnull,
+                  PIP_NO_INDEX="1")
+    assert offline.returncode == 0, out(offline)
+    assert "LABEL cpu" in offline.stdout and "toolkit failed" in offline.stdout, out(offline)
+
+    resolved = run([str(FACTORY_PYTHON), "-c", RESOLVE, str(tree)])
+    assert resolved.returncode == 0, out(resolved)
+    assert f"LABEL {label} CPU_ONLY []" in resolved.stdout, out(resolved)
+    assert list((tree / "build" / "toolchains").glob(f"cuda-{torch_cuda}/nvidia/cu*/bin/nvcc")), out(resolved)
+    # and a later plain build finds that toolkit by itself (setup.py looks in build/toolchains)
+    again = run(version)
+    assert again.returncode == 0 and again.stdout.strip().endswith(f"+{label}"), out(again)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from helpers import describe, run_python
-from names import IMPORT, ext
+from names import IMPORT, NAME, ext
 
 _loader = ext._loader
 
@@ -106,3 +106,25 @@ def test_bare_module_run_means_info_and_ends_with_a_verdict(tmp_path):
         assert last.startswith("verdict: CUDA kernels usable on GPU 0"), last
     else:
         assert re.fullmatch(r"verdict: CPU only: .+", last), last
+
+
+@pytest.mark.parametrize("driver, built, names", [
+    ((12, 8), "13.0", "+cu124"),   # a CUDA 12 driver and the +cu130 wheel: the +cu124 one is the fix
+    ((11, 8), "12.4", None),       # older than every variant: only a driver upgrade helps
+    ((13, 1), "13.0", False),      # fits: no problem at all
+])
+def test_driver_too_old_names_the_variant_that_fits(monkeypatch, driver, built, names):
+    info = {"name": NAME, "version": f"0.1.0+cu{built.replace('.', '')}", "cuda": built,
+            "cuda_variants": ["13.0", "12.4"]}
+    monkeypatch.setattr(_loader, "cuda_driver_version", lambda: driver)
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    problem = _loader.cuda_problem(info)
+    if names is False:
+        assert problem is None
+        return
+    assert problem and f"CUDA {driver[0]}.{driver[1]}" in problem, problem
+    if names:
+        assert f"pip install --force-reinstall --no-deps '{NAME}==0.1.0{names}'" in problem, problem
+        assert "cu124/simple" in problem, problem
+    else:
+        assert "upgrade the driver" in problem and "pip install" not in problem, problem

@@ -33,6 +33,8 @@ def build_cpu(tree: Path) -> Path:
     res = factory("-C", str(tree), "build", "--backend", "host", "--cpu",
                   env=clean_env(SOURCE_DATE_EPOCH="1700000000"))
     assert res.returncode == 0, out(res)
+    # a run that built no CUDA wheel says so on its last line
+    assert "CPU-ONLY" in res.stdout.strip().splitlines()[-1], out(res)
     wheels = sorted((tree / "dist").glob("*+cpu-*.whl"))
     assert len(wheels) == 1, out(res)
     return wheels[0]

@@ -98,6 +98,7 @@ def factory_facts() -> dict:
         "cuda = torch_cuda_version()\n"
         "labels = [probe_label(proj, {proj.env_prefix + '_CPU_ONLY': '1'})]\n"
         "labels += [cuda_label(cuda)] if cuda else []\n"
+        "labels += [cuda_label(v) for v in proj.cuda_variants if cuda_label(v) not in labels]\n"
         "print(json.dumps({'labels': labels, 'cuda': cuda, 'env_prefix': proj.env_prefix,\n"
         "                  'import_name': proj.import_name, 'normalized': proj.normalized,\n"
         "                  'torch_requires': metadata.requires('torch') or []}))\n"))
@@ -180,7 +181,10 @@ def test_image_versions_are_torchs(factory_facts, wheels_yml):
     image = factory_python("import extconfig; print(extconfig.load().image)").strip()
     assert image == f"localhost/{factory_facts['normalized']}-manylinux-cuda", image
     cudas = {i["cuda"] for i in job["strategy"]["matrix"]["include"] if "cuda" in i}
-    assert cudas == {cuda}
+    # the image's default CUDA, and one image per variant pyproject ships (newest = torch's)
+    variants = pyproject()["tool"]["ext"]["cuda-variants"]
+    assert cuda in cudas and variants[0] == factory_facts["cuda"]
+    assert {".".join(c.split(".")[:2]) for c in cudas} == set(variants)
 
 
 # ---------------------------------------------------------------------------

@@ -107,9 +107,75 @@ def plot(rows: list[dict]) -> Path:
     return out
 
 
+def load(name: str) -> dict | None:
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def fmt_x(ours: float, other: float | None) -> str:
+    return "–" if other is None else f"{fmt_ms(other)} ({other / ours:,.1f}x)"
+
+
+def knn_gpu_table() -> str:
+    doc = load("knn_gpu.json")
+    if not doc:
+        return ""
+    ms = {(r["case"], r["impl"], r["n"]): r["ms"] for r in doc["results"] if "ms" in r}
+    lines = [f"knn, GPU: {doc['device']}, torch {doc['versions']['torch']}, {doc['date'][:10]}; "
+             "uniform float32 points in the unit cube, CUDA events, median; (x) = our speed-up.", "",
+             "| N | knn k=16 | torch_cluster knn | cdist + topk | knn_graph k=32 | radius_graph ~32 nbrs |",
+             "|---|---|---|---|---|---|"]
+    for n in sorted({n for (case, _, n) in ms if case in ("knn_d3", "graph_k32")}):
+        ours = ms.get(("knn_d3", OURS, n))
+        graph = ms.get(("graph_k32", f"{OURS}.knn_graph", n))
+        radius = ms.get(("graph_k32", f"{OURS}.radius_graph", n))
+        cells = [fmt_ms(ours) if ours else "–",
+                 fmt_x(ours, ms.get(("knn_d3", "torch_cluster", n))) if ours else "–",
+                 fmt_x(ours, ms.get(("knn_d3", "cdist_topk", n))) if ours else "–",
+                 fmt_ms(graph) if graph else "–",
+                 f"{fmt_ms(radius)} (knn_graph {graph / radius:.1f}x its time)" if graph and radius else "–"]
+        lines.append(f"| {n:.0e} | " + " | ".join(cells) + " |")
+    d64 = {impl: t for (case, impl, _), t in ms.items() if case == "d64_batched"}
+    if OURS in d64:
+        lines += ["", f"D = 64, 32 clouds x 1,024 points, k = 20 (DGCNN): {fmt_ms(d64[OURS])}; batched "
+                  f"cdist + topk {fmt_x(d64[OURS], d64.get('cdist_topk'))}; torch_cluster "
+                  f"{fmt_x(d64[OURS], d64.get('torch_cluster'))}."]
+    return "\n".join(lines)
+
+
+def knn_cpu_table() -> str:
+    doc = load("knn_cpu.json")
+    if not doc:
+        return ""
+    lines = [f"knn, CPU: {doc['machine']['cpus']} cores, torch {doc['versions']['torch']}, {doc['date'][:10]}; "
+             f"{doc['setup']}.", "", "| N | knn_graph(k=16) | cKDTree.query(k=17, workers=2) |", "|---|---|---|"]
+    for r in doc["results"]:
+        lines.append(f"| {r['n']:.0e} | {fmt_ms(r[f'{OURS}_knn_graph_ms'])} | "
+                     f"{fmt_x(r[f'{OURS}_knn_graph_ms'], r['ckdtree_query_k17_ms'])} |")
+    return "\n".join(lines)
+
+
+def small_batch_table() -> str:
+    doc = load("small_batch.json")
+    if not doc:
+        return ""
+    impls = [i for i in (OURS, "torch_cluster", "dense_cdist") if any(i in r["us"] for r in doc["results"])]
+    lines = [f"Small batches (GNN workloads), GPU: {doc['device']}, torch {doc['versions']['torch']}, "
+             f"{doc['date'][:10]}; {doc['setup']}.", "",
+             "| workload | atoms | " + " | ".join(impls) + " |", "|---|---|" + "---|" * len(impls)]
+    for r in doc["results"]:
+        cells = [f"{r['us'][i]:,.0f} µs" if i in r["us"] else "–" for i in impls]
+        lines.append(f"| {r['workload']} | {r['atoms']:,} | " + " | ".join(cells) + " |")
+    cpu = next((r["cpu_us"][OURS] for r in doc["results"] if "cpu_us" in r), None)
+    if cpu is not None:
+        lines += ["", f"The one-molecule call on this GPU machine's CPU: {cpu:,.1f} µs."]
+    return "\n".join(lines)
+
+
 def main() -> None:
     doc, rows = gpu_rows()
-    section = "\n\n".join(filter(None, [gpu_table(doc, rows), agreement(rows), cpu_table()]))
+    section = "\n\n".join(filter(None, [gpu_table(doc, rows), agreement(rows), cpu_table(),
+                                          knn_gpu_table(), knn_cpu_table(), small_batch_table()]))
     text = README.read_text()
     block = f"{BEGIN}\n{section}\n\n![GPU time vs N](bench/results/gpu_time_vs_n.png)\n{END}"
     text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)

@@ -81,6 +81,20 @@ def cpu_table() -> str:
     return "\n".join(lines)
 
 
+def knn_cpu_table() -> str:
+    path = RESULTS / "knn_cpu_bench.json"
+    if not path.exists():
+        return ""
+    doc = json.loads(path.read_text())
+    lines = [f"knn on the CPU: {doc['machine']['cpus']} cores, torch {doc['versions']['torch']}, "
+             f"scipy {doc['versions']['scipy']}, {doc['date'][:10]}; {doc['setup']}.", "",
+             "| N | cuneb.knn_graph | cKDTree.query | same neighbours |", "|---|---|---|---|"]
+    for r in doc["results"]:
+        lines.append(f"| {r['n']:.0e} | {fmt_ms(r['cuneb_knn_graph_ms'])} | {fmt_ms(r['ckdtree_query_k17_ms'])} "
+                     f"({r['speedup_vs_ckdtree']:.2f}x) | {r['same_rows_as_ckdtree']:.0%} of rows |")
+    return "\n".join(lines)
+
+
 def plot(rows: list[dict]) -> Path:
     import matplotlib
 
@@ -104,7 +118,8 @@ def plot(rows: list[dict]) -> Path:
 
 def main() -> None:
     doc, rows = gpu_rows()
-    section = "\n\n".join(filter(None, [gpu_table(doc, rows), agreement(rows), cpu_table()]))
+    section = "\n\n".join(filter(None, [gpu_table(doc, rows), agreement(rows), cpu_table(),
+                                        knn_cpu_table()]))
     text = README.read_text()
     block = f"{BEGIN}\n{section}\n\n![GPU time vs N](bench/results/gpu_time_vs_n.png)\n{END}"
     text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)

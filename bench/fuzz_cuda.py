@@ -47,6 +47,21 @@ def points(rng: random.Random, n: int, dim: int, dtype) -> torch.Tensor:
     return p.to(dtype)
 
 
+def cloud(rng: random.Random, nx: int, dim: int, dtype):
+    """Points x (sometimes non-contiguous) and how their batches will be drawn."""
+    x = points(rng, nx, dim, dtype)
+    if rng.random() < 0.2 and dim > 1:
+        x = x.t().contiguous().t()  # non-contiguous
+    return x, rng.choice([0, 1, 3, 20]), rng.random() < 0.5
+
+
+def graph_kwargs(rng: random.Random, n: int, max_id: int, use_batch: bool) -> dict:
+    """batch, loop and flow of a *_graph call."""
+    batch = sorted_batch(rng, n, max_id) if use_batch else None
+    return dict(batch=batch, loop=rng.random() < 0.5,
+                flow=rng.choice(["source_to_target", "target_to_source"]))
+
+
 def good_case(rng: random.Random) -> tuple[str, tuple, dict]:
     dim = rng.choice([1, 2, 3, 3, 3, 4, 6])
     dtype = rng.choice(DTYPES)
@@ -54,16 +69,9 @@ def good_case(rng: random.Random) -> tuple[str, tuple, dict]:
     r = rng.choice([1e-4, 0.05, 0.1, 0.3, 2.0, 50.0])
     k = rng.choice([None, 0, 1, 5, 32, 100])
     op = rng.choice(["radius", "radius_graph"])
-    x = points(rng, nx, dim, dtype)
-    if rng.random() < 0.2 and dim > 1:
-        x = x.t().contiguous().t()  # non-contiguous
-    max_id = rng.choice([0, 1, 3, 20])
-    use_batch = rng.random() < 0.5
+    x, max_id, use_batch = cloud(rng, nx, dim, dtype)
     if op == "radius_graph":
-        batch = sorted_batch(rng, nx, max_id) if use_batch else None
-        kwargs = dict(batch=batch, loop=rng.random() < 0.5, max_num_neighbors=k,
-                      flow=rng.choice(["source_to_target", "target_to_source"]))
-        return op, (x, r), kwargs
+        return op, (x, r), dict(graph_kwargs(rng, nx, max_id, use_batch), max_num_neighbors=k)
     y = points(rng, ny, dim, dtype)
     kwargs = dict(batch_x=sorted_batch(rng, nx, max_id) if use_batch else None,
                   batch_y=sorted_batch(rng, ny, max_id) if use_batch else None,
@@ -129,16 +137,9 @@ def knn_good_case(rng: random.Random) -> tuple[str, tuple, dict]:
     k = rng.choice([1, 2, 5, 16, 32, 33, 100])  # > 32: the scratch-buffer path on CUDA
     cosine = rng.random() < 0.2
     op = rng.choice(["knn", "knn_graph"])
-    x = points(rng, nx, dim, dtype)
-    if rng.random() < 0.2 and dim > 1:
-        x = x.t().contiguous().t()  # non-contiguous
-    max_id = rng.choice([0, 1, 3, 20])
-    use_batch = rng.random() < 0.5
+    x, max_id, use_batch = cloud(rng, nx, dim, dtype)
     if op == "knn_graph":
-        batch = sorted_batch(rng, nx, max_id) if use_batch else None
-        kwargs = dict(batch=batch, loop=rng.random() < 0.5, cosine=cosine,
-                      flow=rng.choice(["source_to_target", "target_to_source"]))
-        return op, (x, k), kwargs
+        return op, (x, k), dict(graph_kwargs(rng, nx, max_id, use_batch), cosine=cosine)
     y = points(rng, ny, dim, dtype)
     kwargs = dict(batch_x=sorted_batch(rng, nx, max_id) if use_batch and rng.random() < 0.9 else None,
                   batch_y=sorted_batch(rng, ny, max_id) if use_batch else None, cosine=cosine)

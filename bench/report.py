@@ -86,6 +86,20 @@ def cpu_table() -> str:
     return "\n".join(lines)
 
 
+def knn_cpu_table() -> str:
+    path = RESULTS / "knn_cpu_bench.json"
+    if not path.exists():
+        return ""
+    doc = json.loads(path.read_text())
+    lines = [f"knn on the CPU: {doc['machine']['cpus']} cores, torch {doc['versions']['torch']}, "
+             f"scipy {doc['versions']['scipy']}, {doc['date'][:10]}; {doc['setup']}.", "",
+             f"| N | {OURS}.knn_graph | cKDTree.query | same neighbours |", "|---|---|---|---|"]
+    for r in doc["results"]:
+        lines.append(f"| {r['n']:.0e} | {fmt_ms(r[f'{OURS}_knn_graph_ms'])} | {fmt_ms(r['ckdtree_query_k17_ms'])} "
+                     f"({r['speedup_vs_ckdtree']:.2f}x) | {r['same_rows_as_ckdtree']:.0%} of rows |")
+    return "\n".join(lines)
+
+
 def plot(rows: list[dict]) -> Path:
     import matplotlib
 
@@ -140,18 +154,6 @@ def knn_gpu_table() -> str:
         lines += ["", f"D = 64, 32 clouds x 1,024 points, k = 20 (DGCNN): {fmt_ms(d64[OURS])}; batched "
                   f"cdist + topk {fmt_x(d64[OURS], d64.get('cdist_topk'))}; torch_cluster "
                   f"{fmt_x(d64[OURS], d64.get('torch_cluster'))}."]
-    return "\n".join(lines)
-
-
-def knn_cpu_table() -> str:
-    doc = load("knn_cpu.json")
-    if not doc:
-        return ""
-    lines = [f"knn, CPU: {doc['machine']['cpus']} cores, torch {doc['versions']['torch']}, {doc['date'][:10]}; "
-             f"{doc['setup']}.", "", "| N | knn_graph(k=16) | cKDTree.query(k=17, workers=2) |", "|---|---|---|"]
-    for r in doc["results"]:
-        lines.append(f"| {r['n']:.0e} | {fmt_ms(r[f'{OURS}_knn_graph_ms'])} | "
-                     f"{fmt_x(r[f'{OURS}_knn_graph_ms'], r['ckdtree_query_k17_ms'])} |")
     return "\n".join(lines)
 
 

@@ -28,28 +28,29 @@ K_VALUES = [1, 2, 5, 16, 33, 400]
 EMPTY = torch.empty(2, 0, dtype=torch.long)
 
 
-def check_knn(x, y, k, bx=None, by=None, cosine=False, batch_size=None):
-    inputs = [t.clone() for t in (x, y, bx, by) if t is not None]
-    out = ext.knn(x, y, k, bx, by, cosine=cosine, batch_size=batch_size)
-    _assert_edges(out, knn_ref(x, y, k, bx, by, cosine), x.device)
-    op = OPS.knn(x, y, k, bx, by, cosine, batch_size)
-    assert torch.equal(op, out)
-    assert all(torch.equal(a, b) for a, b in zip(inputs, (t for t in (x, y, bx, by) if t is not None)))
-    if x.device.type != "cpu":
-        on_cpu = ext.knn(x.cpu(), y.cpu(), k, _cpu(bx), _cpu(by), cosine=cosine, batch_size=batch_size)
+def check_op(name: str, args: tuple, batch_size, expected: torch.Tensor) -> torch.Tensor:
+    """ext.<name>(*args, batch_size=...) equals `expected`, the registered op
+    (schema order: batch_size last) gives the same, the inputs are left
+    untouched, and on CUDA the CPU kernel agrees."""
+    before = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
+    out = getattr(ext, name)(*args, batch_size=batch_size)
+    _assert_edges(out, expected, args[0].device)
+    assert torch.equal(getattr(OPS, name)(*args, batch_size), out)
+    assert all(not isinstance(a, torch.Tensor) or torch.equal(a, b) for a, b in zip(args, before))
+    if args[0].device.type != "cpu":
+        on_cpu = getattr(ext, name)(*(_cpu(a) if isinstance(a, torch.Tensor) else a for a in args),
+                                      batch_size=batch_size)
         assert torch.equal(out.cpu(), on_cpu), "CUDA and CPU kernels disagree"
     return out
+
+
+def check_knn(x, y, k, bx=None, by=None, cosine=False, batch_size=None):
+    return check_op("knn", (x, y, k, bx, by, cosine), batch_size, knn_ref(x, y, k, bx, by, cosine))
 
 
 def check_knn_graph(x, k, batch=None, loop=False, flow="source_to_target", cosine=False, batch_size=None):
-    out = ext.knn_graph(x, k, batch, loop, flow, cosine, batch_size=batch_size)
-    _assert_edges(out, knn_graph_ref(x, k, batch, loop, flow, cosine), x.device)
-    op = OPS.knn_graph(x, k, batch, loop, flow, cosine, batch_size)
-    assert torch.equal(op, out)
-    if x.device.type != "cpu":
-        on_cpu = ext.knn_graph(x.cpu(), k, _cpu(batch), loop, flow, cosine, batch_size=batch_size)
-        assert torch.equal(out.cpu(), on_cpu), "CUDA and CPU kernels disagree"
-    return out
+    return check_op("knn_graph", (x, k, batch, loop, flow, cosine), batch_size,
+                    knn_graph_ref(x, k, batch, loop, flow, cosine))
 
 
 @st.composite

@@ -19,6 +19,7 @@ atomics in single-threaded programs; a hidden definition that says "not
 single-threaded" (0) keeps the atomics always on, which is correct anywhere
 and needs no glibc symbol.
 
+The output has no .symtab or debug info (-Wl,--strip-all, see main()).
 Links that are not -shared (CMake's own checks) run unchanged.
 """
 
@@ -113,8 +114,13 @@ def main(argv: list[str]) -> int:
              "(the wheel then needs this machine's glibc)")
     target = zig_target(glibc)
     zig = [sys.executable, "-m", "ziglang", "cc"]
+    # --strip-all: zig's driver does not pass CMakeLists' --discard-all on to
+    # lld, which would keep nvcc's tmpxft_<pid> file symbols (a CUDA build
+    # would differ every time) and the DWARF of zig's cached libc_nonshared
+    # objects (the directory of the first link ever). Loading needs .dynsym only.
     cmd = [*zig, "-target", target, *rewrite(args), str(single_threaded_object(zig, target)),
-           gcc_file(compiler, "libstdc++.so.6"), gcc_file(compiler, "libgcc_s.so.1"), "-lm"]
+           gcc_file(compiler, "libstdc++.so.6"), gcc_file(compiler, "libgcc_s.so.1"), "-lm",
+           "-Wl,--strip-all"]
     return subprocess.run(cmd).returncode
 
 

@@ -25,6 +25,7 @@ Links that are not -shared (CMake's own checks) run unchanged.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import platform
 import re
@@ -79,10 +80,13 @@ def single_threaded_object(zig: list[str], target: str) -> Path:
     flags = ["-target", target, "-O2", "-g0", "-fPIC"]
     # The flags are part of the source text: a change of either recompiles.
     text = SINGLE_THREADED + f"/* zig cc {' '.join(flags)} */\n"
-    if not obj.exists() or not src.exists() or src.read_text() != text:
-        src.write_text(text)
-        subprocess.run([*zig, *flags, "-c", src.name, "-o", obj.name + ".tmp"], cwd=here, check=True)
-        os.replace(here / (obj.name + ".tmp"), obj)
+    # Both libraries link in parallel (ninja -j): one compiles, the other waits.
+    with open(here / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not obj.exists() or not src.exists() or src.read_text() != text:
+            src.write_text(text)
+            subprocess.run([*zig, *flags, "-c", src.name, "-o", obj.name + ".tmp"], cwd=here, check=True)
+            os.replace(here / (obj.name + ".tmp"), obj)
     return obj
 
 

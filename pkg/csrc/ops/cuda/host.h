@@ -38,7 +38,7 @@ const T* data_or_null(const std::optional<Tensor>& t) {
   return t ? static_cast<const T*>(t->const_data_ptr()) : nullptr;
 }
 
-// The [n + 1] exclusive prefix sum of a 1-D int32/int64 tensor (CUB, scan.cu),
+// The [n + 1] exclusive prefix sum of a 1-D int32/int64 tensor (scan.cu),
 // at the start of the returned byte buffer: read it with data<T>().
 Tensor exclusive_sum(const Tensor& in, cudaStream_t stream);
 // The same for n int32 values at `in` (device memory), allocated like `like`.

@@ -168,6 +168,12 @@ def small_batch_table() -> str:
     for r in doc["results"]:
         cells = [f"{r['us'][i]:,.0f} µs" if i in r["us"] else "–" for i in impls]
         lines.append(f"| {r['workload']} | {r['atoms']:,} | " + " | ".join(cells) + " |")
+    peers = load("small_batch_cub_scan_with_torch_cluster.json")
+    if peers:
+        tc = ", ".join(f"{r['workload']} {r['us']['torch_cluster']:,.0f} µs" for r in peers["results"]
+                       if "torch_cluster" in r["us"])
+        lines += ["", f"torch-cluster 1.6.3 on the same workloads, earlier the same day "
+                      f"(`small_batch_cub_scan_with_torch_cluster.json`, with our CUB-scan build): {tc}."]
     cpu = next((r["cpu_us"][OURS] for r in doc["results"] if "cpu_us" in r), None)
     if cpu is not None:
         lines += ["", f"The one-molecule call on this GPU machine's CPU: {cpu:,.1f} µs."]

@@ -106,7 +106,9 @@ def test_a_source_left_out_of_a_library_fails_the_build_not_the_import(tmp_path)
     res = factory("-C", str(tree), "build", "--backend", "host", "--cpu",
                   env=clean_env(SOURCE_DATE_EPOCH="1700000000"))
     assert res.returncode != 0, out(res)
-    assert "undefined reference" in res.stdout + res.stderr and "make_radius" in res.stdout + res.stderr, out(res)
+    # GNU ld says "undefined reference", lld (the zig link) "undefined symbol"
+    text = res.stdout + res.stderr
+    assert re.search(r"undefined (reference|symbol)", text) and "make_radius" in text, out(res)
 
 
 # --------------------------------------------------------------------------
@@ -120,8 +122,14 @@ def test_rename_is_one_value_and_the_renamed_copy_passes_its_suite(tmp_path):
     text = pyproject.read_text()
     assert f'name = "{NAME}"' in text
     pyproject.write_text(text.replace(f'name = "{NAME}"', 'name = "nebtest"', 1))
+    # A user's renamed copy is a git checkout (tests clone it, actionlint looks for it).
+    subprocess.run(["git", "init", "-q"], cwd=tree, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=tree, check=True)
+    subprocess.run(["git", "-c", "user.name=rename test", "-c", "user.email=rename@test.invalid",
+                    "commit", "-q", "-m", "renamed"], cwd=tree, check=True)
     old = re.compile(re.escape(NAME), re.I)
     left = [str(p.relative_to(tree)) for p in sorted(tree.rglob("*")) if p.is_file()
+            and ".git" not in p.relative_to(tree).parts
             and not str(p.relative_to(tree)).startswith(RENAME_ALLOWED)
             and old.search(p.read_text(errors="replace"))]
     assert not left, f"{NAME!r} is still spelled in {left} (allowed only in {RENAME_ALLOWED})"
@@ -135,13 +143,15 @@ def test_rename_is_one_value_and_the_renamed_copy_passes_its_suite(tmp_path):
     assert "nebtest/libnebtest_cpu.so" in names and "nebtest/_build_info.json" in names, names
     assert not [n for n in names if old.search(n)], names
     # The renamed copy's whole product suite, through its own factory.
-    # (Not the factory's own tests: they would run this test again.)
+    # (Not the factory's own tests: they would run this test again; not the
+    # old-glibc loader test, which debootstraps a second tree.)
     import torch
 
     suite = factory("-C", str(tree), "test", "--wheel", str(built[0]), "--torch",
                     torch.__version__.split("+")[0], "--", "-m", "not container",
                     f"--ignore={tree / 'tests' / 'test_factory.py'}",
-                    f"--ignore={tree / 'tests' / 'test_template.py'}", timeout=1800, env=clean_env())
+                    f"--ignore={tree / 'tests' / 'test_template.py'}",
+                    f"--ignore={tree / 'tests' / 'test_portability.py'}", timeout=1800, env=clean_env())
     assert suite.returncode == 0, out(suite)
     assert re.search(r"PASS .*: \d+ passed", suite.stdout), out(suite)
     site = tmp_path / "site"

@@ -31,6 +31,11 @@ def gpu_rows() -> tuple[dict, list[dict]]:
     return doc, rows
 
 
+def load(name: str) -> dict | None:
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def fmt_ms(ms: float) -> str:
     return f"{ms:,.2f} ms" if ms < 100 else f"{ms:,.0f} ms"
 
@@ -71,10 +76,9 @@ def agreement(rows: list[dict]) -> str:
 
 
 def cpu_table() -> str:
-    path = RESULTS / "cpu_bench.json"
-    if not path.exists():
+    doc = load("cpu_bench.json")
+    if not doc:
         return ""
-    doc = json.loads(path.read_text())
     lines = [f"CPU: {doc['machine']['cpus']} cores, torch {doc['versions']['torch']}, "
              f"scipy {doc['versions']['scipy']}, {doc['date'][:10]}; {doc['setup']}.", "",
              f"| N | {OURS}.radius_graph | cKDTree.query_pairs | cKDTree.sparse_distance_matrix |",
@@ -87,10 +91,9 @@ def cpu_table() -> str:
 
 
 def knn_cpu_table() -> str:
-    path = RESULTS / "knn_cpu_bench.json"
-    if not path.exists():
+    doc = load("knn_cpu_bench.json")
+    if not doc:
         return ""
-    doc = json.loads(path.read_text())
     lines = [f"knn on the CPU: {doc['machine']['cpus']} cores, torch {doc['versions']['torch']}, "
              f"scipy {doc['versions']['scipy']}, {doc['date'][:10]}; {doc['setup']}.", "",
              f"| N | {OURS}.knn_graph | cKDTree.query | same neighbours |", "|---|---|---|---|"]
@@ -119,11 +122,6 @@ def plot(rows: list[dict]) -> Path:
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     return out
-
-
-def load(name: str) -> dict | None:
-    path = RESULTS / name
-    return json.loads(path.read_text()) if path.exists() else None
 
 
 def fmt_x(ours: float, other: float | None) -> str:

@@ -7,6 +7,10 @@ median of --repeats, every implementation in the same run on the same inputs.
              (coordinates in Angstrom at liquid-like density, 0.1 atoms/A^3)
   peers      torch-cluster's radius (if built with bench/build_torch_cluster.py
              and --torch-cluster-lib given), dense batched cdist
+  ours       radius_graph (one sync: the edge count), radius_graph_padded
+             (capacity 2x the edges: no sync), and that padded call captured
+             once in a CUDA graph and replayed (the replay's latency)
+  syncs      device-to-host syncs per call, counted with torch.profiler
   --profile  also writes the CUDA API and kernel timeline of one small call
              (torch.profiler) to show where the microseconds go
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 import statistics
 import time
@@ -51,6 +56,48 @@ def ours(pos, batch, r):
     return ext.radius_graph(pos, r, batch, max_num_neighbors=None)
 
 
+def ours_padded(capacity: int):
+    def call(pos, batch, r):
+        return ext.radius_graph_padded(pos, r, capacity, batch, max_num_neighbors=None)
+    return call
+
+
+def padded_edges(result) -> torch.Tensor:
+    edges, count = result
+    return edges[:, : int(count)]
+
+
+def graph_replay(pos, batch, r, capacity: int):
+    """The padded call captured in a CUDA graph: (replay function, its outputs)."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        ours_padded(capacity)(pos, batch, r)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = ours_padded(capacity)(pos, batch, r)
+    return graph.replay, out
+
+
+def syncs_per_call(fn) -> int:
+    """Host waits for the device inside one call: stream/device/event syncs and
+    synchronous copies, counted within the call's own profiler range (the
+    profiler's own sync at exit is outside it)."""
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    fn()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        with record_function("one_call"):
+            fn()
+    events = prof.events()
+    call = next(e for e in events if e.name == "one_call")
+    lo, hi = call.time_range.start, call.time_range.end
+    names = ("cudaStreamSynchronize", "cudaDeviceSynchronize", "cudaMemcpy", "cudaEventSynchronize")
+    return sum(1 for e in events if e.name in names and lo <= e.time_range.start <= hi)
+
+
 def dense_cdist(pos, batch, r):
     """Padded [B, M, M] distances, the usual dense alternative."""
     counts = torch.bincount(batch)
@@ -72,6 +119,47 @@ def torch_cluster(pos, batch, r):
     row, col = torch.ops.torch_cluster.radius_cuda(pos, pos, ptr, ptr, r, pos.shape[0] + 1)
     keep = row != col
     return torch.stack([col[keep], row[keep]])
+
+
+def vesin_for(batch):
+    """vesin-torch's NeighborList, one call per molecule (its API takes one
+    system); the molecule boundaries are computed before the timing, as a
+    data loader would know them. None if vesin-torch is not installed."""
+    try:
+        from vesin_torch import NeighborList
+    except ImportError:
+        return None
+    counts = torch.bincount(batch).tolist()
+    starts = [sum(counts[:i]) for i in range(len(counts))]
+
+    def call(pos, batch, r):
+        nl = NeighborList(cutoff=r, full_list=True)
+        box = torch.zeros(3, 3, dtype=pos.dtype, device=pos.device)
+        parts = []
+        for s, n in zip(starts, counts):
+            i, j = nl.compute(pos[s:s + n], box, False, quantities="ij")
+            parts.append(torch.stack([j + s, i + s]))
+        return torch.cat(parts, dim=1)
+    return call
+
+
+def knn_timings(pos, batch, k: int, repeats: int) -> dict:
+    """knn_graph: the exact op, the padded one, and the padded one replayed from a CUDA graph."""
+    exact = lambda: ext.knn_graph(pos, k, batch)  # noqa: E731
+    padded = lambda: ext.knn_graph_padded(pos, k, batch)  # noqa: E731
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        padded()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        edges, count = padded()
+    graph.replay()
+    same = edge_set(edges[:, : int(count)]) == edge_set(exact())
+    return {"k": k, "same_edges": same, "us": {NAME: timed_cuda(exact, repeats),
+            f"{NAME}_padded": timed_cuda(padded, repeats),
+            f"{NAME}_graph_replay": timed_cuda(graph.replay, repeats)}}
 
 
 def edge_set(e: torch.Tensor) -> set:
@@ -123,13 +211,37 @@ def profile_one(pos, batch, r) -> list[dict]:
     return rows
 
 
+def cpu_only(args) -> None:
+    name, molecules, atoms, r = WORKLOADS[-1]
+    pos, batch = make_batch(molecules, atoms, seed=len(WORKLOADS) - 1, device="cpu")
+    row = {"workload": name, "atoms": pos.shape[0], "r": r,
+           "edges": ours(pos, batch, r).shape[1],
+           "cpu_us": {NAME: timed_cpu(lambda: ours(pos, batch, r), args.repeats),
+                      f"{NAME}_padded": timed_cpu(lambda: ours_padded(1024)(pos, batch, r),
+                                                  args.repeats)},
+           "torch_threads": torch.get_num_threads()}
+    print(json.dumps(row))
+    doc = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+           "machine": {"host": platform.node(), "cpu": platform.processor() or platform.machine(),
+                       "cpus": os.cpu_count()},
+           "versions": {"torch": torch.__version__, NAME: ext.__version__},
+           "setup": f"perf_counter around the whole call, median of {args.repeats} after 20 warm-up calls",
+           "results": [row]}
+    with open(args.out, "w") as f:
+        json.dump(doc, f, indent=1)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True)
     p.add_argument("--repeats", type=int, default=200)
     p.add_argument("--torch-cluster-lib", help="the .so bench/build_torch_cluster.py built")
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--cpu-only", action="store_true",
+                   help="only the CPU timing of the one-molecule case (machines without a GPU)")
     args = p.parse_args()
+    if args.cpu_only:
+        return cpu_only(args)
     impls = {NAME: ours, "dense_cdist": dense_cdist}
     if args.torch_cluster_lib:
         torch.ops.load_library(args.torch_cluster_lib)
@@ -140,12 +252,34 @@ def main() -> None:
         reference = edge_set(ours(pos, batch, r))
         row = {"workload": name, "atoms": pos.shape[0], "molecules": molecules, "r": r,
                "edges": len(reference), "us": {}, "same_edges": {}}
-        for impl, fn in impls.items():
+        impls_here = dict(impls)
+        vesin = vesin_for(batch)
+        if vesin is not None:
+            impls_here["vesin_torch"] = vesin
+        for impl, fn in impls_here.items():
             row["same_edges"][impl] = edge_set(fn(pos, batch, r)) == reference
             row["us"][impl] = timed_cuda(lambda: fn(pos, batch, r), args.repeats)
+        capacity = 2 * len(reference) + 64
+        padded = ours_padded(capacity)
+        row["same_edges"][f"{NAME}_padded"] = edge_set(padded_edges(padded(pos, batch, r))) == reference
+        row["us"][f"{NAME}_padded"] = timed_cuda(lambda: padded(pos, batch, r), args.repeats)
+        row["syncs_per_call"] = {NAME: syncs_per_call(lambda: ours(pos, batch, r)),
+                                 f"{NAME}_padded": syncs_per_call(lambda: padded(pos, batch, r))}
+        try:
+            replay, out = graph_replay(pos, batch, r, capacity)
+        except RuntimeError as e:  # too large for the sync-free path: recorded, not hidden
+            row["us"][f"{NAME}_graph_replay"] = None
+            row["graph_replay_error"] = str(e)
+        else:
+            replay()
+            row["same_edges"][f"{NAME}_graph_replay"] = edge_set(padded_edges(out)) == reference
+            row["us"][f"{NAME}_graph_replay"] = timed_cuda(replay, args.repeats)
+        if pos.shape[0] * pos.shape[0] <= 2**26:
+            row["knn_graph"] = knn_timings(pos, batch, 16, args.repeats)
         if name == "one molecule":
             cpu_pos, cpu_batch = pos.cpu(), batch.cpu()
-            row["cpu_us"] = {NAME: timed_cpu(lambda: ours(cpu_pos, cpu_batch, r), args.repeats)}
+            row["cpu_us"] = {NAME: timed_cpu(lambda: ours(cpu_pos, cpu_batch, r), args.repeats),
+                             "torch_threads": torch.get_num_threads()}
         results.append(row)
         print(json.dumps(row), flush=True)
     doc = {
@@ -154,7 +288,8 @@ def main() -> None:
         "machine": {"host": platform.node(), "cpus": torch.get_num_threads()},
         "versions": {"torch": torch.__version__, NAME: ext.__version__, "cuda": torch.version.cuda},
         "setup": f"CUDA events around the whole call, median of {args.repeats}; radius_graph without "
-                 "a neighbour cap, no self-loops; edge sets compared with ours",
+                 "a neighbour cap, no self-loops; edge sets compared with ours; padded capacity "
+                 "2 x edges + 64",
         "results": results,
     }
     if args.profile:

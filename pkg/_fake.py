@@ -76,6 +76,27 @@ def _radius_graph(op, x, r, batch=None, loop=False, max_num_neighbors=32,
     return _edges_like(x)
 
 
+def _padded(x: torch.Tensor, capacity: int):
+    """The fixed-shape result: [2, capacity] edges and the count, both static."""
+    return x.new_empty((2, capacity), dtype=torch.long), x.new_empty((), dtype=torch.long)
+
+
+@fake("radius_padded")
+def _radius_padded(op, x, y, r, capacity, batch_x=None, batch_y=None, max_num_neighbors=32,
+                   ignore_same_index=False, batch_size=None):
+    check_same_kind(op, x, y)
+    check_batch_device(op, "batch_x", batch_x, x, "x")
+    check_batch_device(op, "batch_y", batch_y, y, "y")
+    return _padded(x, capacity)
+
+
+@fake("radius_graph_padded")
+def _radius_graph_padded(op, x, r, capacity, batch=None, loop=False, max_num_neighbors=32,
+                         flow="source_to_target", batch_size=None):
+    check_batch_device(op, "batch", batch, x, "x")
+    return _padded(x, capacity)
+
+
 def _edges(x: torch.Tensor, queries, kept) -> torch.Tensor:
     return x.new_empty((2, queries * torch.sym_max(0, kept)), dtype=torch.long)
 
@@ -98,3 +119,18 @@ def _knn_graph(op, x, k, batch=None, loop=False, flow="source_to_target", cosine
         return _edges_like(x)
     n = x.shape[0]
     return _edges(x, n, torch.sym_min(k, n if loop else n - 1))
+
+
+@fake("knn_padded")
+def _knn_padded(op, x, y, k, batch_x=None, batch_y=None, cosine=False, batch_size=None):
+    check_same_kind(op, x, y)
+    check_batch_device(op, "batch_x", batch_x, x, "x")
+    check_batch_device(op, "batch_y", batch_y, y, "y")
+    return _padded(x, y.shape[0] * k)
+
+
+@fake("knn_graph_padded")
+def _knn_graph_padded(op, x, k, batch=None, loop=False, flow="source_to_target", cosine=False,
+                      batch_size=None):
+    check_batch_device(op, "batch", batch, x, "x")
+    return _padded(x, x.shape[0] * k)

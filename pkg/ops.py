@@ -7,7 +7,7 @@ import.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 
@@ -16,7 +16,8 @@ from ._build_info import read
 _ops = getattr(torch.ops, read()["ops_namespace"])
 
 #: What the package exports (each op's wrapper adds its name).
-__all__ = ["radius", "radius_graph", "knn", "knn_graph"]
+__all__ = ["radius", "radius_graph", "knn", "knn_graph", "radius_padded", "radius_graph_padded",
+           "knn_padded", "knn_graph_padded", "check_padded"]
 
 
 def radius(
@@ -115,3 +116,115 @@ def knn_graph(
     ascending, ties by the smaller j). See :func:`knn` for distances.
     """
     return _ops.knn_graph(x, k, batch, loop, flow, cosine, batch_size)
+
+
+def radius_padded(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    r: float,
+    capacity: int,
+    batch_x: Optional[torch.Tensor] = None,
+    batch_y: Optional[torch.Tensor] = None,
+    max_num_neighbors: Optional[int] = 32,
+    batch_size: Optional[int] = None,
+    ignore_same_index: bool = False,
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """:func:`radius` with a fixed-shape result, for CUDA graphs and
+    ``torch.compile(mode="reduce-overhead")``.
+
+    Returns ``(edges, num_edges)``: ``edges`` is ``[2, capacity]`` int64,
+    the first ``min(E, capacity)`` edges :func:`radius` would return, then
+    ``-1``; ``num_edges`` is ``E`` as an int64 scalar tensor on the inputs'
+    device (``torch.arange(capacity) < num_edges`` masks the real edges).
+    On CUDA the call does not synchronise when it fits the brute-force
+    search: without batch vectors, ``x`` of at most 8,192 points and at most
+    2**26 ``x``-``y`` pairs (larger inputs sync once, and raise under CUDA
+    graph capture); with batch vectors, ``y`` of at most 2**17 points and
+    batch segments of at most min(8192, 2**26 / len(y)) points. It does not
+    raise for bad data or a longer segment then: ``num_edges`` turns
+    negative. :func:`check_padded` (one sync) raises for every problem,
+    overflow included.
+    """
+    return _ops.radius_padded(x, y, r, capacity, batch_x, batch_y, max_num_neighbors,
+                              ignore_same_index, batch_size)
+
+
+def radius_graph_padded(
+    x: torch.Tensor,
+    r: float,
+    capacity: int,
+    batch: Optional[torch.Tensor] = None,
+    loop: bool = False,
+    max_num_neighbors: Optional[int] = 32,
+    flow: str = "source_to_target",
+    batch_size: Optional[int] = None,
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """:func:`radius_graph` with a fixed-shape result ``(edges [2, capacity],
+    num_edges)``; see :func:`radius_padded`."""
+    return _ops.radius_graph_padded(x, r, capacity, batch, loop, max_num_neighbors, flow,
+                                    batch_size)
+
+
+def knn_padded(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    k: int,
+    batch_x: Optional[torch.Tensor] = None,
+    batch_y: Optional[torch.Tensor] = None,
+    cosine: bool = False,
+    batch_size: Optional[int] = None,
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """:func:`knn` with a fixed-shape result ``(edges [2, len(y) * k],
+    num_edges)``: the exact edges first, ``-1`` after them (fewer than
+    ``len(y) * k`` only where a segment has fewer than ``k`` points). On CUDA
+    no sync when ``x`` times ``y`` points is at most 2**26; bad data makes
+    ``num_edges`` negative there (see :func:`radius_padded`, :func:`check_padded`)."""
+    return _ops.knn_padded(x, y, k, batch_x, batch_y, cosine, batch_size)
+
+
+def knn_graph_padded(
+    x: torch.Tensor,
+    k: int,
+    batch: Optional[torch.Tensor] = None,
+    loop: bool = False,
+    flow: str = "source_to_target",
+    cosine: bool = False,
+    batch_size: Optional[int] = None,
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """:func:`knn_graph` with a fixed-shape result ``(edges [2, len(x) * k],
+    num_edges)``; see :func:`knn_padded`."""
+    return _ops.knn_graph_padded(x, k, batch, loop, flow, cosine, batch_size)
+
+
+def check_padded(num_edges: torch.Tensor, capacity: int) -> int:
+    """The edge count of a padded call, raising if the result is not usable:
+    more edges than ``capacity`` (the message names the capacity needed), or
+    bad input the sync-free CUDA path could only report as a negative count.
+    Synchronises once; call it outside the captured region (e.g. every few
+    steps, or after the first)."""
+    n = int(num_edges.item())
+    if n > capacity:
+        raise RuntimeError(f"check_padded: {n} edges do not fit capacity={capacity}; the result holds "
+                           f"only the first {capacity}. Pass capacity >= {n} (with some margin "
+                           "for later inputs)")
+    if n == -1:
+        raise RuntimeError("check_padded: x contains NaN or infinite coordinates; remove or replace "
+                           "them (e.g. torch.nan_to_num) before the search")
+    if n == -2:
+        raise RuntimeError("check_padded: y contains NaN or infinite coordinates; remove or replace "
+                           "them (e.g. torch.nan_to_num) before the search")
+    if n == -3:
+        raise RuntimeError("check_padded: the batch vectors must hold non-negative ids in "
+                           "non-decreasing order (points grouped by example); sort the points "
+                           "by batch first")
+    if n == -4:
+        raise RuntimeError("check_padded: the batch vectors hold an id >= the batch_size given; pass "
+                           "a larger batch_size or None")
+    if n == -5:
+        raise RuntimeError("check_padded: a batch segment is longer than the sync-free CUDA "
+                           "search takes (8192 points, fewer when y has more than 8192 points: "
+                           "2**26 pairs in all); call the unpadded op (it syncs), or split the "
+                           "batch into smaller calls")
+    if n < 0:
+        raise RuntimeError(f"check_padded: num_edges={n} is not a count a padded op returns")
+    return n

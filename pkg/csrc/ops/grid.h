@@ -18,6 +18,29 @@ constexpr int kMaxGridDims = 3;
 // Point i's batch id; no batch vector means one example (id 0).
 EXT_HD inline int64_t batch_of(const int64_t* batch, int64_t i) { return batch ? batch[i] : 0; }
 
+// The slots [lo, hi) of batch id b in the sorted batch vector of n points
+// (null: every point has id 0). Bounded for any input, sorted or not.
+EXT_HD inline void segment_range(const int64_t* batch, int64_t n, int64_t b, int64_t& lo,
+                                 int64_t& hi) {
+  if (!batch) {
+    lo = 0;
+    hi = b == 0 ? n : 0;
+    return;
+  }
+  int64_t a = 0, e = n;  // first slot with id >= b
+  while (a < e) {
+    const int64_t m = a + (e - a) / 2;
+    if (batch[m] < b) a = m + 1; else e = m;
+  }
+  lo = a;
+  e = n;  // first slot with id > b
+  while (a < e) {
+    const int64_t m = a + (e - a) / 2;
+    if (batch[m] <= b) a = m + 1; else e = m;
+  }
+  hi = a;
+}
+
 // A uniform grid over (batch, cell): points of batch b in cell (c0,c1,c2)
 // have key ((b * size[2] + c2) * size[1] + c1) * size[0] + c0.
 struct GridSpec {

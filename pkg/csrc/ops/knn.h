@@ -30,13 +30,15 @@ struct KnnCall : PointSets {
   bool use_grid() const { return !cosine && dim() <= kMaxGridDims; }
 };
 
+// `op` names the op in messages (the padded variants validate the same way).
 KnnCall make_knn_call(Tensor x, Tensor y, int64_t k, std::optional<Tensor> batch_x,
                       std::optional<Tensor> batch_y, bool cosine,
-                      std::optional<int64_t> batch_size);
+                      std::optional<int64_t> batch_size, const char* op = EXT_NS_STR ".knn");
 
 KnnCall make_knn_graph_call(Tensor x, int64_t k, std::optional<Tensor> batch, bool loop,
                             const std::string& flow, bool cosine,
-                            std::optional<int64_t> batch_size);
+                            std::optional<int64_t> batch_size,
+                            const char* op = EXT_NS_STR ".knn_graph");
 
 // A grid with about `points_per_cell` points of x per cell over the box of
 // the inputs (the ring search of knn_search.h is exact for any cell edge;
@@ -59,6 +61,31 @@ template <Tensor (*Run)(const KnnCall&)>
 Tensor knn_op(Tensor x, Tensor y, int64_t k, std::optional<Tensor> batch_x,
               std::optional<Tensor> batch_y, bool cosine, std::optional<int64_t> batch_size) {
   return Run(make_knn_call(x, y, k, batch_x, batch_y, cosine, batch_size));
+}
+
+// The padded variants (padded.h): [2, ny * k] edges, which always hold all
+// of them, and their count. No capacity to choose: no overflow.
+template <Padded (*Run)(const KnnCall&)>
+Padded knn_padded_op(Tensor x, Tensor y, int64_t k, std::optional<Tensor> batch_x,
+                     std::optional<Tensor> batch_y, bool cosine,
+                     std::optional<int64_t> batch_size) {
+  return Run(make_knn_call(x, y, k, batch_x, batch_y, cosine, batch_size,
+                           EXT_NS_STR ".knn_padded"));
+}
+
+template <Padded (*Run)(const KnnCall&)>
+Padded knn_graph_padded_op(Tensor x, int64_t k, std::optional<Tensor> batch, bool loop,
+                           std::string flow, bool cosine, std::optional<int64_t> batch_size) {
+  return Run(make_knn_graph_call(x, k, batch, loop, flow, cosine, batch_size,
+                                 EXT_NS_STR ".knn_graph_padded"));
+}
+
+// Slots of the padded result: every query's k.
+inline int64_t padded_capacity(const KnnCall& c) { return c.ny() * c.k; }
+
+template <Tensor (*Run)(const KnnCall&)>
+Padded knn_padded_from_exact(const KnnCall& c) {
+  return pad_edges(c, Run(c), padded_capacity(c));
 }
 
 template <Tensor (*Run)(const KnnCall&)>

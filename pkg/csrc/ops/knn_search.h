@@ -56,29 +56,6 @@ struct TopK {
   }
 };
 
-// The slots [lo, hi) of batch id b in the sorted batch vector of n points
-// (null: every point has id 0). Bounded for any input, sorted or not.
-EXT_HD inline void segment_range(const int64_t* batch, int64_t n, int64_t b, int64_t& lo,
-                                 int64_t& hi) {
-  if (!batch) {
-    lo = 0;
-    hi = b == 0 ? n : 0;
-    return;
-  }
-  int64_t a = 0, e = n;  // first slot with id >= b
-  while (a < e) {
-    const int64_t m = a + (e - a) / 2;
-    if (batch[m] < b) a = m + 1; else e = m;
-  }
-  lo = a;
-  e = n;  // first slot with id > b
-  while (a < e) {
-    const int64_t m = a + (e - a) / 2;
-    if (batch[m] <= b) a = m + 1; else e = m;
-  }
-  hi = a;
-}
-
 // Distance between a (a point of x) and q (a query): the squared Euclidean
 // distance, or with COSINE 1 - cos from the precomputed norms.
 template <int DIM, bool COSINE, typename acc_t>

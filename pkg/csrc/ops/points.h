@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include "common/args.h"
 #include "grid.h"
@@ -61,5 +62,14 @@ GridSpec make_grid(const PointSets& c, const InputStats& s, int64_t num_batches,
 // The [2, edges] int64 output; an allocation failure names the size and
 // `shrink` (how to make it smaller) instead of the allocator's message.
 Tensor new_edges(const PointSets& c, int64_t edges, const char* shrink);
+
+// The padded ops (padded.h): [2, capacity] edges, the first min(E, capacity)
+// of what the exact op returns and -1 after them, and E (an int64 scalar
+// tensor on the inputs' device).
+using Padded = std::tuple<Tensor, Tensor>;
+
+// The padded result from the exact one (for backends whose every call syncs
+// anyway, and for inputs too large for the sync-free CUDA path).
+Padded pad_edges(const PointSets& c, Tensor edges, int64_t capacity);
 
 }  // namespace ops

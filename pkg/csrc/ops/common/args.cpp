@@ -1,6 +1,7 @@
 // The argument checks every op shares (see args.h).
 #include "args.h"
 
+#include <torch/csrc/inductor/aoti_torch/c/shim.h>
 #include <torch/csrc/stable/ops.h>
 
 #include <cstdint>
@@ -9,6 +10,35 @@
 namespace ops {
 using torch::headeronly::DeviceType;
 using torch::headeronly::ScalarType;
+
+Tensor new_uninit(const Tensor& like, std::initializer_list<int64_t> sizes, ScalarType dtype) {
+  int32_t code;
+  switch (dtype) {
+    case ScalarType::Byte: code = aoti_torch_dtype_uint8(); break;
+    case ScalarType::Int: code = aoti_torch_dtype_int32(); break;
+    case ScalarType::Long: code = aoti_torch_dtype_int64(); break;
+    case ScalarType::Float: code = aoti_torch_dtype_float32(); break;
+    case ScalarType::Double: code = aoti_torch_dtype_float64(); break;
+    default: fail(EXT_NS_STR ": internal error: new_uninit got dtype ", dtype_name(dtype));
+  }
+  int64_t strides[8];
+  const int64_t ndim = int64_t(sizes.size());
+  EXT_CHECK(ndim <= 8, EXT_NS_STR ": internal error: new_uninit of ", ndim, " dims");
+  int64_t stride = 1;
+  for (int64_t d = ndim - 1; d >= 0; --d) {
+    strides[d] = stride;
+    stride *= sizes.begin()[d];
+  }
+  int32_t device_type;
+  AtenTensorHandle out = nullptr;
+  if (aoti_torch_get_device_type(like.get(), &device_type) != AOTI_TORCH_SUCCESS ||
+      aoti_torch_empty_strided(ndim, sizes.begin(), strides, code, device_type,
+                               like.get_device_index(), &out) != AOTI_TORCH_SUCCESS) {
+    // The shim keeps torch's message for the thread; new_empty raises it as is.
+    return torch::stable::new_empty(like, sizes, dtype);
+  }
+  return Tensor(out);
+}
 
 const char* dtype_name(ScalarType t) {
   switch (t) {

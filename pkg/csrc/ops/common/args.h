@@ -7,6 +7,7 @@
 #include <torch/csrc/stable/tensor.h>
 #include <torch/headeronly/core/ScalarType.h>
 
+#include <initializer_list>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -29,6 +30,13 @@ template <typename... Args>
   ((oss << args), ...);
   throw std::runtime_error(oss.str());
 }
+
+// An uninitialised contiguous tensor of `sizes` and `dtype` (uint8, int32,
+// int64, float32 or float64) on like's device. Through the C shim's
+// empty_strided: torch::stable::new_empty looks its op up by name and runs it
+// boxed, microseconds a call that a small input's whole call budget feels.
+Tensor new_uninit(const Tensor& like, std::initializer_list<int64_t> sizes,
+                  torch::headeronly::ScalarType dtype);
 
 // "float32", "int64", ... as Python spells them, for messages.
 const char* dtype_name(torch::headeronly::ScalarType t);

@@ -21,15 +21,14 @@ KnnCall build_call(const char* op, const char* bx_name, const char* by_name, Ten
 
 KnnCall make_knn_call(Tensor x, Tensor y, int64_t k, std::optional<Tensor> batch_x,
                       std::optional<Tensor> batch_y, bool cosine,
-                      std::optional<int64_t> batch_size) {
-  return build_call(EXT_NS_STR ".knn", "batch_x", "batch_y", x, y, k, batch_x, batch_y, cosine,
+                      std::optional<int64_t> batch_size, const char* op) {
+  return build_call(op, "batch_x", "batch_y", x, y, k, batch_x, batch_y, cosine,
                     false, batch_size);
 }
 
 KnnCall make_knn_graph_call(Tensor x, int64_t k, std::optional<Tensor> batch, bool loop,
                             const std::string& flow, bool cosine,
-                            std::optional<int64_t> batch_size) {
-  const char* op = EXT_NS_STR ".knn_graph";
+                            std::optional<int64_t> batch_size, const char* op) {
   check_flow(op, flow);
   KnnCall c = build_call(op, "batch", "batch", x, x, k, batch, batch, cosine, !loop, batch_size);
   // torch-cluster: source_to_target gives edge_index = (neighbour j, centre i).

@@ -91,12 +91,25 @@ GridSpec make_grid(const PointSets& c, const InputStats& s, int64_t num_batches,
 
 Tensor new_edges(const PointSets& c, int64_t edges, const char* shrink) {
   try {
-    return torch::stable::new_empty(c.x, {2, edges}, ScalarType::Long);
+    return new_uninit(c.x, {2, edges}, ScalarType::Long);
   } catch (const std::exception& e) {
     fail(c.op, ": cannot allocate the [2, ", edges, "] int64 output (", double(edges) * 16e-9,
          " GB) on ", device_name(c.x), ": out of memory? ", shrink,
          ", or split the input into batches and call per part (", e.what(), ")");
   }
+}
+
+Padded pad_edges(const PointSets& c, Tensor edges, int64_t capacity) {
+  Tensor out = new_edges(c, capacity, "Lower capacity");
+  torch::stable::fill_(out, -1.0);
+  const int64_t total = edges.size(1), kept = std::min(total, capacity);
+  if (kept > 0) {
+    Tensor head = torch::stable::narrow(out, 1, 0, kept);
+    torch::stable::copy_(head, torch::stable::narrow(edges, 1, 0, kept));
+  }
+  Tensor count = new_uninit(c.x, {}, ScalarType::Long);
+  torch::stable::fill_(count, double(total));  // exact: edge counts are far below 2^53
+  return {out, count};
 }
 
 }  // namespace ops

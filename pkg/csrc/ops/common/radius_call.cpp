@@ -27,16 +27,15 @@ RadiusCall build_call(
 RadiusCall make_radius_call(
     Tensor x, Tensor y, double r, std::optional<Tensor> batch_x,
     std::optional<Tensor> batch_y, std::optional<int64_t> max_num_neighbors,
-    bool ignore_same_index, std::optional<int64_t> batch_size) {
-  return build_call(EXT_NS_STR ".radius", "batch_x", "batch_y", x, y, r, batch_x,
+    bool ignore_same_index, std::optional<int64_t> batch_size, const char* op) {
+  return build_call(op, "batch_x", "batch_y", x, y, r, batch_x,
                     batch_y, max_num_neighbors, ignore_same_index, batch_size);
 }
 
 RadiusCall make_radius_graph_call(
     Tensor x, double r, std::optional<Tensor> batch, bool loop,
     std::optional<int64_t> max_num_neighbors, const std::string& flow,
-    std::optional<int64_t> batch_size) {
-  const char* op = EXT_NS_STR ".radius_graph";
+    std::optional<int64_t> batch_size, const char* op) {
   check_flow(op, flow);
   RadiusCall c = build_call(op, "batch", "batch", x, x, r, batch, batch,
                             max_num_neighbors, !loop, batch_size);
@@ -55,6 +54,11 @@ Tensor empty_edges(const RadiusCall& c) { return new_edges(c, 0); }
 
 Tensor new_edges(const RadiusCall& c, int64_t edges) {
   return new_edges(static_cast<const PointSets&>(c), edges, "Lower max_num_neighbors or r");
+}
+
+void check_capacity(const char* op, int64_t capacity) {
+  EXT_CHECK(capacity >= 0, op, ": capacity must be >= 0 (the edge slots of the fixed-shape "
+            "result), got ", capacity);
 }
 
 }  // namespace ops

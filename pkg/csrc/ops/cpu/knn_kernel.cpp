@@ -127,4 +127,7 @@ Tensor run(const KnnCall& call) {
 EXT_LIBRARY_IMPL(CPU, m) {
   m.impl("knn", TORCH_BOX(&ops::knn_op<ops::run>));
   m.impl("knn_graph", TORCH_BOX(&ops::knn_graph_op<ops::run>));
+  m.impl("knn_padded", TORCH_BOX(&ops::knn_padded_op<ops::knn_padded_from_exact<ops::run>>));
+  m.impl("knn_graph_padded",
+         TORCH_BOX(&ops::knn_graph_padded_op<ops::knn_padded_from_exact<ops::run>>));
 }

@@ -155,4 +155,7 @@ Tensor run(const RadiusCall& call) {
 EXT_LIBRARY_IMPL(CPU, m) {
   m.impl("radius", TORCH_BOX(&ops::radius_op<ops::run>));
   m.impl("radius_graph", TORCH_BOX(&ops::radius_graph_op<ops::run>));
+  m.impl("radius_padded", TORCH_BOX(&ops::radius_padded_op<ops::padded_from_exact<ops::run>>));
+  m.impl("radius_graph_padded",
+         TORCH_BOX(&ops::radius_graph_padded_op<ops::padded_from_exact<ops::run>>));
 }

@@ -46,7 +46,7 @@ Tensor scan_into_new_buffer(const T* in, int64_t n, const Tensor& like, cudaStre
   CUDA_CHECK(exclusive_scan<T>(nullptr, temp_bytes, nullptr, nullptr, n, stream));
   // One allocation: the [n + 1] sums, then the scan's scratch.
   const int64_t at = aligned((n + 1) * int64_t(sizeof(T)));
-  Tensor buf = torch::stable::new_empty(like, {at + int64_t(temp_bytes) + 1}, ScalarType::Byte);
+  Tensor buf = new_uninit(like, {at + int64_t(temp_bytes) + 1}, ScalarType::Byte);
   auto* base = data<uint8_t>(buf);
   CUDA_CHECK(exclusive_scan<T>(base + at, temp_bytes, in, reinterpret_cast<T*>(base), n, stream));
   return buf;

@@ -78,7 +78,7 @@ InputStats read_stats(const PointSets& c, const DeviceStats& host);
 // Both halves with the sync between them (one device-to-host copy).
 template <typename in_t>
 InputStats scan_inputs(const PointSets& c, cudaStream_t stream) {
-  Tensor buf = torch::stable::new_empty(c.x, {int64_t(sizeof(DeviceStats))}, ScalarType::Byte);
+  Tensor buf = new_uninit(c.x, {int64_t(sizeof(DeviceStats))}, ScalarType::Byte);
   auto* st = reinterpret_cast<DeviceStats*>(data<uint8_t>(buf));
   enqueue_scan<in_t>(c, st, stream);
   static_assert(sizeof(DeviceStats) <= kPinnedBytes, "the stats must fit the pinned buffer");
@@ -88,6 +88,24 @@ InputStats scan_inputs(const PointSets& c, cudaStream_t stream) {
   DeviceStats host;
   std::memcpy(&host, pinned, sizeof host);
   return read_stats(c, host);
+}
+
+template <typename acc_t>
+ScalarType acc_scalar() {
+  return std::is_same_v<acc_t, double> ? ScalarType::Double : ScalarType::Float;
+}
+
+// The points as a contiguous acc_t tensor (the input itself when it already is).
+template <typename in_t, typename acc_t>
+Tensor widened(const Tensor& p, cudaStream_t stream) {
+  if constexpr (std::is_same_v<in_t, acc_t>) {
+    return p;
+  } else {
+    Tensor out = new_uninit(p, {p.size(0), p.size(1)}, acc_scalar<acc_t>());
+    CUDA_CHECK((launch_widen<in_t, acc_t>(static_cast<const in_t*>(p.const_data_ptr()),
+                                          p.size(0) * p.size(1), data<acc_t>(out), stream)));
+    return out;
+  }
 }
 
 // Points grouped by cell: start[k]..start[k+1] are cell k's slots in
@@ -113,7 +131,7 @@ CellList<acc_t> bucket(const Tensor& pts, const std::optional<Tensor>& batch, co
   const int64_t at_key = aligned(n * dim * int64_t(sizeof(acc_t)));
   const int64_t at_rank = at_key + aligned(n * 4), at_index = at_rank + aligned(n * 4);
   const int64_t at_count = at_index + aligned(n * 4), bytes = at_count + g.num_cells * 4;
-  Tensor work = torch::stable::new_empty(pts, {bytes}, ScalarType::Byte);
+  Tensor work = new_uninit(pts, {bytes}, ScalarType::Byte);
   auto* base = data<uint8_t>(work);
   auto* key = reinterpret_cast<int32_t*>(base + at_key);
   auto* rank = reinterpret_cast<int32_t*>(base + at_rank);

@@ -140,10 +140,6 @@ cudaError_t launch_knn_counts(const int64_t* batch_x, int64_t nx, const int64_t*
                               int64_t ny, int64_t k, bool ignore_same_index, int64_t* kept,
                               cudaStream_t stream);
 
-// out[i] = acc_t(in[i]) for n values.
-template <typename in_t, typename acc_t>
-cudaError_t launch_widen(const in_t* in, int64_t n, acc_t* out, cudaStream_t stream);
-
 // norms[i] = |p_i| (dot and sqrt rounded like the CPU kernel).
 template <typename acc_t>
 cudaError_t launch_norms(const acc_t* p, int64_t n, int64_t dim, acc_t* norms,

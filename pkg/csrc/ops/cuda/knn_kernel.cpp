@@ -24,6 +24,7 @@
 #include <type_traits>
 
 #include "../knn.h"
+#include "../padded.h"
 #include "../library.h"
 #include "host.h"
 #include "knn.h"
@@ -32,24 +33,6 @@ namespace ops {
 namespace {
 using torch::headeronly::ScalarType;
 using namespace cuda;
-
-template <typename acc_t>
-ScalarType acc_scalar() {
-  return std::is_same_v<acc_t, double> ? ScalarType::Double : ScalarType::Float;
-}
-
-// The points as a contiguous acc_t tensor (the input itself when it already is).
-template <typename in_t, typename acc_t>
-Tensor widened(const Tensor& p, cudaStream_t stream) {
-  if constexpr (std::is_same_v<in_t, acc_t>) {
-    return p;
-  } else {
-    Tensor out = torch::stable::new_empty(p, {p.size(0), p.size(1)}, acc_scalar<acc_t>());
-    CUDA_CHECK((launch_widen<in_t, acc_t>(static_cast<const in_t*>(p.const_data_ptr()),
-                                          p.size(0) * p.size(1), data<acc_t>(out), stream)));
-    return out;
-  }
-}
 
 template <int DIM, typename acc_t, typename in_t>
 void grid_search(const KnnCall& c, const GridSpec& g, const KnnOut<acc_t>& out,
@@ -68,8 +51,8 @@ void brute_search(const KnnCall& c, const KnnOut<acc_t>& out, cudaStream_t strea
   Tensor x = widened<in_t, acc_t>(c.x, stream), y = widened<in_t, acc_t>(c.y, stream);
   std::optional<Tensor> xn, yn;
   if (c.cosine) {
-    xn = torch::stable::new_empty(x, {c.nx()}, acc_scalar<acc_t>());
-    yn = torch::stable::new_empty(y, {c.ny()}, acc_scalar<acc_t>());
+    xn = new_uninit(x, {c.nx()}, acc_scalar<acc_t>());
+    yn = new_uninit(y, {c.ny()}, acc_scalar<acc_t>());
     CUDA_CHECK(launch_norms(data<acc_t>(x), c.nx(), c.dim(), data<acc_t>(*xn), stream));
     CUDA_CHECK(launch_norms(data<acc_t>(y), c.ny(), c.dim(), data<acc_t>(*yn), stream));
   }
@@ -106,14 +89,14 @@ Tensor knn_typed(const KnnCall& c, cudaStream_t stream) {
   // [DeviceStats | int64 edge count]: DeviceStats' size is a multiple of 8.
   static_assert(sizeof(DeviceStats) % 8 == 0, "the edge count must stay aligned");
   constexpr size_t kStatsBytes = sizeof(DeviceStats) + sizeof(int64_t);
-  Tensor buf = torch::stable::new_empty(c.x, {int64_t(kStatsBytes)}, ScalarType::Byte);
+  Tensor buf = new_uninit(c.x, {int64_t(kStatsBytes)}, ScalarType::Byte);
   CUDA_CHECK(cudaMemsetAsync(buf.mutable_data_ptr(), 0, kStatsBytes, stream));
   auto* st = reinterpret_cast<DeviceStats*>(data<uint8_t>(buf));
   auto* edges_dev = reinterpret_cast<int64_t*>(data<uint8_t>(buf) + sizeof(DeviceStats));
   enqueue_scan<in_t>(c, st, stream);
   std::optional<Tensor> offset;
   if (batched && ny > 0) {
-    Tensor kept = torch::stable::new_empty(c.y, {ny}, ScalarType::Long);
+    Tensor kept = new_uninit(c.y, {ny}, ScalarType::Long);
     CUDA_CHECK(launch_knn_counts(data_or_null<int64_t>(c.batch_x), nx,
                                  data_or_null<int64_t>(c.batch_y), ny, c.k, c.ignore_same_index,
                                  data<int64_t>(kept), stream));
@@ -138,7 +121,7 @@ Tensor knn_typed(const KnnCall& c, cudaStream_t stream) {
   if (edges == 0) return result;
   int64_t* rows = data<int64_t>(result);
   std::optional<Tensor> scratch;
-  if (c.k > kLocalK) scratch = torch::stable::new_empty(c.x, {edges}, acc_scalar<acc_t>());
+  if (c.k > kLocalK) scratch = new_uninit(c.x, {edges}, acc_scalar<acc_t>());
   const KnnOut<acc_t> out{offset ? data<int64_t>(*offset) : nullptr, uniform,
                           rows + (c.neighbour_first ? edges : 0),
                           rows + (c.neighbour_first ? 0 : edges),
@@ -163,6 +146,65 @@ Tensor knn_typed(const KnnCall& c, cudaStream_t stream) {
   return result;
 }
 
+// The padded result with no sync (inputs small enough for the brute force,
+// which needs no grid, hence no bounding box): checks and edge count stay on
+// the device; bad input turns the count negative (padded.h).
+template <typename in_t>
+Padded padded_typed(const KnnCall& c, cudaStream_t stream) {
+  using acc_t = typename acc_type<in_t>::type;
+  const int64_t nx = c.nx(), ny = c.ny(), capacity = padded_capacity(c);
+  if (nx * ny > kBruteMaxPairs) {
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
+    EXT_CHECK(capture == cudaStreamCaptureStatusNone, c.op, ": x has ", nx, " points and y ",
+              ny, "; the sync-free search takes at most ", kBruteMaxPairs, " x-y pairs, larger "
+              "inputs sync once for the grid, which CUDA graph capture forbids: call it outside "
+              "the captured region, or split the input into smaller calls");
+    return pad_edges(c, knn_typed<in_t>(c, stream), capacity);
+  }
+  Tensor buf = new_uninit(c.x, {int64_t(sizeof(DeviceStats))}, ScalarType::Byte);
+  auto* st = reinterpret_cast<DeviceStats*>(data<uint8_t>(buf));
+  enqueue_scan<in_t>(c, st, stream);
+  const bool batched = c.batch_x.has_value() || c.batch_y.has_value();
+  std::optional<Tensor> offset;
+  if (batched && ny > 0) {
+    Tensor kept = new_uninit(c.y, {ny}, ScalarType::Long);
+    CUDA_CHECK(launch_knn_counts(data_or_null<int64_t>(c.batch_x), nx,
+                                 data_or_null<int64_t>(c.batch_y), ny, c.k, c.ignore_same_index,
+                                 data<int64_t>(kept), stream));
+    offset = exclusive_sum(kept, stream);
+  }
+  const int64_t uniform = batched ? 0 : c.kept(nx);
+  Tensor edges = new_edges(c, capacity);
+  Tensor count = new_uninit(c.x, {}, ScalarType::Long);
+  CUDA_CHECK(cudaMemsetAsync(edges.mutable_data_ptr(), 0xFF, size_t(capacity) * 16, stream));
+  CUDA_CHECK(launch_padded_count(st, nullptr, offset ? data<int64_t>(*offset) + ny : nullptr,
+                                 ny * uniform, c.batch_size, data<int64_t>(count), stream));
+  if (capacity == 0) return {edges, count};
+  int64_t* rows = data<int64_t>(edges);
+  std::optional<Tensor> scratch;
+  if (c.k > kLocalK) scratch = new_uninit(c.x, {capacity}, acc_scalar<acc_t>());
+  const KnnOut<acc_t> out{offset ? data<int64_t>(*offset) : nullptr, uniform,
+                          rows + (c.neighbour_first ? capacity : 0),
+                          rows + (c.neighbour_first ? 0 : capacity),
+                          scratch ? data<acc_t>(*scratch) : nullptr};
+  brute_search<in_t, acc_t>(c, out, stream);
+  return {edges, count};
+}
+
+Padded run_padded(const KnnCall& c) {
+  EXT_CHECK(c.x.is_cuda(), c.op, ": internal error: CUDA kernel got a non-CUDA tensor");
+  const auto device = c.x.get_device_index();
+  torch::stable::accelerator::DeviceGuard guard(device);
+  const cudaStream_t st = current_stream(device);
+  switch (c.x.scalar_type()) {
+    case ScalarType::Half: return padded_typed<c10::Half>(c, st);
+    case ScalarType::BFloat16: return padded_typed<c10::BFloat16>(c, st);
+    case ScalarType::Float: return padded_typed<float>(c, st);
+    default: return padded_typed<double>(c, st);
+  }
+}
+
 Tensor run(const KnnCall& c) {
   EXT_CHECK(c.x.is_cuda(), c.op, ": internal error: CUDA kernel got a non-CUDA tensor");
   const auto device = c.x.get_device_index();
@@ -182,4 +224,6 @@ Tensor run(const KnnCall& c) {
 EXT_LIBRARY_IMPL(CUDA, m) {
   m.impl("knn", TORCH_BOX(&ops::knn_op<ops::run>));
   m.impl("knn_graph", TORCH_BOX(&ops::knn_graph_op<ops::run>));
+  m.impl("knn_padded", TORCH_BOX(&ops::knn_padded_op<ops::run_padded>));
+  m.impl("knn_graph_padded", TORCH_BOX(&ops::knn_graph_padded_op<ops::run_padded>));
 }

@@ -1,4 +1,4 @@
-// knn preparation kernels: per-query neighbour counts, dtype widening, norms.
+// knn preparation kernels: per-query neighbour counts, norms.
 #include <torch/headeronly/util/BFloat16.h>
 #include <torch/headeronly/util/Half.h>
 
@@ -21,12 +21,6 @@ static __global__ void counts(const int64_t* __restrict__ bx, int64_t nx,
   kept[q] = c < k ? (c > 0 ? c : 0) : k;
 }
 
-template <typename in_t, typename acc_t>
-static __global__ void widen(const in_t* __restrict__ in, int64_t n, acc_t* __restrict__ out) {
-  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  if (i < n) out[i] = acc_t(static_cast<float>(in[i]));  // half / bfloat16 only
-}
-
 template <typename acc_t>
 static __global__ void norms(const acc_t* __restrict__ p, int64_t n, int64_t dim,
                              acc_t* __restrict__ out) {
@@ -45,13 +39,6 @@ cudaError_t launch_knn_counts(const int64_t* batch_x, int64_t nx, const int64_t*
   return cudaGetLastError();
 }
 
-template <typename in_t, typename acc_t>
-cudaError_t launch_widen(const in_t* in, int64_t n, acc_t* out, cudaStream_t stream) {
-  if (n == 0) return cudaSuccess;
-  widen<<<blocks_for(n), kBlock, 0, stream>>>(in, n, out);
-  return cudaGetLastError();
-}
-
 template <typename acc_t>
 cudaError_t launch_norms(const acc_t* p, int64_t n, int64_t dim, acc_t* out, cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
@@ -59,9 +46,6 @@ cudaError_t launch_norms(const acc_t* p, int64_t n, int64_t dim, acc_t* out, cud
   return cudaGetLastError();
 }
 
-template cudaError_t launch_widen<c10::Half, float>(const c10::Half*, int64_t, float*, cudaStream_t);
-template cudaError_t launch_widen<c10::BFloat16, float>(const c10::BFloat16*, int64_t, float*,
-                                                        cudaStream_t);
 template cudaError_t launch_norms<float>(const float*, int64_t, int64_t, float*, cudaStream_t);
 template cudaError_t launch_norms<double>(const double*, int64_t, int64_t, double*, cudaStream_t);
 

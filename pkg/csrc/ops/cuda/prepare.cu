@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "../padded.h"
 #include "prepare.h"
 
 namespace ops {
@@ -106,8 +107,37 @@ static __global__ void scatter_points(const in_t* __restrict__ p, int64_t n, int
   for (int64_t d = 0; d < dim; ++d) coords[j * dim + d] = acc_t(widen(p[i * dim + d]));
 }
 
+template <typename in_t, typename acc_t>
+static __global__ void widen_points(const in_t* __restrict__ in, int64_t n,
+                                    acc_t* __restrict__ out) {
+  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (i < n) out[i] = acc_t(widen(in[i]));
+}
+
+static __global__ void padded_count(const DeviceStats* st, const int64_t* too_big,
+                                    const int64_t* total, int64_t fixed_total,
+                                    int64_t batch_size, int64_t* count) {
+  *count = padded_status(st->x_nonfinite, st->y_nonfinite, st->bx_unsorted || st->by_unsorted,
+                         batch_size, st->bx_last, st->by_last, too_big && *too_big != 0,
+                         total ? *total : fixed_total);
+}
+
 }  // namespace prepare_impl
 using namespace prepare_impl;
+
+cudaError_t launch_padded_count(const DeviceStats* st, const int64_t* too_big,
+                                const int64_t* total, int64_t fixed_total, int64_t batch_size,
+                                int64_t* count, cudaStream_t stream) {
+  padded_count<<<1, 1, 0, stream>>>(st, too_big, total, fixed_total, batch_size, count);
+  return cudaGetLastError();
+}
+
+template <typename in_t, typename acc_t>
+cudaError_t launch_widen(const in_t* in, int64_t n, acc_t* out, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  widen_points<<<blocks_for(n), kBlock, 0, stream>>>(in, n, out);
+  return cudaGetLastError();
+}
 
 template <typename in_t>
 cudaError_t launch_scan_points(const in_t* p, int64_t n, int64_t dim, int gdim, DeviceStats* st,
@@ -147,6 +177,9 @@ cudaError_t launch_scatter(const in_t* p, int64_t n, int64_t dim, const int32_t*
   template cudaError_t launch_scatter<IN, ACC>(const IN*, int64_t, int64_t, const int32_t*,     \
                                                const int32_t*, const int32_t*, ACC*, int32_t*,   \
                                                cudaStream_t);
+template cudaError_t launch_widen<c10::Half, float>(const c10::Half*, int64_t, float*, cudaStream_t);
+template cudaError_t launch_widen<c10::BFloat16, float>(const c10::BFloat16*, int64_t, float*,
+                                                        cudaStream_t);
 INSTANTIATE_PREPARE(c10::Half, float)
 INSTANTIATE_PREPARE(c10::BFloat16, float)
 INSTANTIATE_PREPARE(float, float)

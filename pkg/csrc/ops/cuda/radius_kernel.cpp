@@ -1,23 +1,36 @@
 // CUDA backend of radius / radius_graph: host orchestration (device code in
-// prepare.cu and search_d*.cu). Same algorithm as the CPU kernel:
-//   1. one pass over the inputs: bounding box, non-finite and batch checks;
-//   2. counting sort of x (and of the queries y, for coherent warps) by cell;
-//   3. count pass: neighbours per query -> exclusive scan -> exact size;
-//   4. fill pass: each query writes its (k nearest) neighbours, index order.
+// prepare.cu, search_d*.cu and radius_brute.cu). Two searches, chosen by size
+// alone (so the choice needs no sync):
+//  * small inputs (radius_brute.h's limits: batches of molecules, one small
+//    system), where a call's cost is its launches and syncs: a warp per
+//    query tests its whole batch segment; count kernel (with the data
+//    checks), scan, one device-to-host copy (checks + edge count), fill
+//    kernel. The padded ops skip that copy: no sync at all.
+//  * everything else, the same algorithm as the CPU kernel:
+//    1. one pass over the inputs: bounding box, non-finite and batch checks;
+//    2. counting sort of x (and of the queries y, for coherent warps) by cell;
+//    3. count pass: neighbours per query -> exclusive scan -> exact size;
+//    4. fill pass: each query writes its (k nearest) neighbours, index order.
+//    Two small device-to-host copies sync.
 // Temporary memory comes from torch's caching allocator, work runs on
-// torch's current stream, and only two small device-to-host copies sync.
+// torch's current stream.
 #include <torch/csrc/stable/accelerator.h>
 #include <torch/csrc/stable/ops.h>
 #include <torch/headeronly/util/BFloat16.h>
 #include <torch/headeronly/util/Half.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <optional>
+#include <string>
 
 #include "../library.h"
 #include "../radius.h"
 #include "host.h"
+#include "radius_brute.h"
 #include "search.h"
 
 namespace ops {
@@ -28,8 +41,8 @@ using namespace cuda;
 template <int DIM, typename acc_t>
 Tensor search(const RadiusCall& c, const Scan<acc_t>& s, cudaStream_t stream) {
   const int64_t ny = c.ny();
-  Tensor found = torch::stable::new_empty(c.y, {ny}, ScalarType::Int);
-  Tensor keep = torch::stable::new_empty(c.y, {ny}, ScalarType::Long);
+  Tensor found = new_uninit(c.y, {ny}, ScalarType::Int);
+  Tensor keep = new_uninit(c.y, {ny}, ScalarType::Long);
   CUDA_CHECK((launch_count<DIM, acc_t>(s, data<int32_t>(found), data<int64_t>(keep), stream)));
   Tensor offset = exclusive_sum(keep, stream);
   int64_t edges = 0;
@@ -59,9 +72,126 @@ int32_t cell_warp_capacity(const RadiusCall& c, const GridSpec& g) {
   return cap;
 }
 
+// ------------------------------------------------------------ small inputs
+// The longest batch segment the brute force may meet in this call (0: do not
+// try it), from sizes alone (no sync). EXT_CUDA_BRUTE=0 in the environment
+// turns it off, so that tests can check the grid search on small inputs too.
+bool brute_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("EXT_CUDA_BRUTE");
+    return !(v && v[0] == '0');
+  }();
+  return enabled;
+}
+
+int64_t brute_max_segment(const RadiusCall& c) {
+  if (!brute_enabled()) return 0;
+  if (!c.batch_x) {  // one segment of all of x: the work is known
+    const bool fits = c.nx() <= kBruteMaxSegment && c.nx() * c.ny() <= kBruteMaxPairs;
+    return fits ? std::max<int64_t>(c.nx(), 1) : 0;
+  }
+  if (c.ny() > kBruteMaxTries) return 0;
+  return std::min(kBruteMaxSegment, kBruteMaxPairs / std::max<int64_t>(c.ny(), 1));
+}
+
+// The limits above in words, for messages.
+std::string brute_limits() {
+  if (!brute_enabled()) return "none: EXT_CUDA_BRUTE=0 turns it off";
+  return "without batch vectors at most " + std::to_string(kBruteMaxSegment) + " points of x and " +
+         std::to_string(kBruteMaxPairs) + " x-y pairs; with them at most " +
+         std::to_string(kBruteMaxTries) + " points of y";
+}
+
+// The count pass of the brute force (with the scan of its counts), queued.
+// One allocation holds found | keep | offset [ny + 1] | BruteStats | masks,
+// with offset[ny] (the edge count) right before the stats so that a single
+// copy brings both back.
+template <typename acc_t>
+struct BruteCount {
+  Tensor x, y, work;  // x, y in the distance type (the inputs themselves if already)
+  BruteRadius<acc_t> s;
+  BruteWork w;
+};
+
+template <int DIM, typename in_t, typename acc_t>
+BruteCount<acc_t> brute_count(const RadiusCall& c, int64_t max_segment, int64_t* count,
+                              cudaStream_t stream) {
+  const int64_t ny = c.ny(), mask_stride = (max_segment + 31) / 32;
+  Tensor x = widened<in_t, acc_t>(c.x, stream);
+  const bool same = c.y.const_data_ptr() == c.x.const_data_ptr() && c.ny() == c.nx();
+  Tensor y = same ? x : widened<in_t, acc_t>(c.y, stream);  // radius_graph: widen once
+  const int64_t at_keep = aligned(ny * 4), at_offset = at_keep + aligned(ny * 8);
+  const int64_t at_stats = at_offset + (ny + 1) * 8;
+  const int64_t at_masks = aligned(at_stats + int64_t(sizeof(BruteStats)));
+  static_assert(sizeof(BruteStats) % 8 == 0, "the stats follow the int64 offsets");
+  Tensor work = new_uninit(c.x, {at_masks + ny * mask_stride * 4}, ScalarType::Byte);
+  uint8_t* base = data<uint8_t>(work);
+  BruteCount<acc_t> b{x, y, work,
+                      {data<acc_t>(x), data<acc_t>(y), data_or_null<int64_t>(c.batch_x),
+                       data_or_null<int64_t>(c.batch_y), c.nx(), ny, c.dim(), c.max_neighbors,
+                       acc_t(c.r) * acc_t(c.r), c.ignore_same_index, max_segment},
+                      {reinterpret_cast<int32_t*>(base), reinterpret_cast<int64_t*>(base + at_keep),
+                       reinterpret_cast<int64_t*>(base + at_offset),
+                       reinterpret_cast<uint32_t*>(base + at_masks), mask_stride,
+                       reinterpret_cast<BruteStats*>(base + at_stats), count}};
+  CUDA_CHECK(cudaMemsetAsync(b.w.stats, 0, sizeof(BruteStats), stream));
+  CUDA_CHECK((launch_brute_count<DIM, acc_t>(b.s, b.w, c.batch_size, stream)));
+  return b;
+}
+
+// The edges, or nothing if a segment was too long (the grid's job then).
+template <int DIM, typename in_t, typename acc_t>
+std::optional<Tensor> brute(const RadiusCall& c, int64_t max_segment, cudaStream_t stream) {
+  const BruteCount<acc_t> b = brute_count<DIM, in_t, acc_t>(c, max_segment, nullptr, stream);
+  constexpr size_t kBytes = 8 + sizeof(BruteStats);
+  static_assert(kBytes <= kPinnedBytes, "the count and stats must fit the pinned buffer");
+  auto* pinned = static_cast<uint8_t*>(pinned_scratch());
+  CUDA_CHECK(cudaMemcpyAsync(pinned, b.w.offset + c.ny(), kBytes, cudaMemcpyDeviceToHost, stream));
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  int64_t edges;
+  BruteStats host;
+  std::memcpy(&edges, pinned, 8);
+  std::memcpy(&host, pinned + 8, sizeof host);
+  check_stats(c, read_stats(c, host.checks));
+  if (host.too_big) return std::nullopt;
+  Tensor out = new_edges(c, edges);
+  int64_t* rows = data<int64_t>(out);
+  CUDA_CHECK((launch_brute_fill<DIM, acc_t>(b.s, b.w, edges, false,
+                                            rows + (c.neighbour_first ? edges : 0),
+                                            rows + (c.neighbour_first ? 0 : edges), stream)));
+  return out;
+}
+
+// The padded result with no sync: the edge count (or the code of bad input)
+// stays on the device. Two launches and a memset.
+template <int DIM, typename in_t, typename acc_t>
+Padded brute_padded(const RadiusCall& c, int64_t capacity, int64_t max_segment,
+                    cudaStream_t stream) {
+  Tensor count = new_uninit(c.x, {}, ScalarType::Long);
+  const BruteCount<acc_t> b =
+      brute_count<DIM, in_t, acc_t>(c, max_segment, data<int64_t>(count), stream);
+  Tensor out = new_edges(c, capacity);
+  int64_t* rows = data<int64_t>(out);
+  CUDA_CHECK((launch_brute_fill<DIM, acc_t>(b.s, b.w, capacity, true,
+                                            rows + (c.neighbour_first ? capacity : 0),
+                                            rows + (c.neighbour_first ? 0 : capacity), stream)));
+  return {out, count};
+}
+
+// ------------------------------------------------------------- grid search
 template <typename in_t>
 Tensor radius_typed(const RadiusCall& c, cudaStream_t stream) {
   using acc_t = typename acc_type<in_t>::type;
+  if (const int64_t seg = brute_max_segment(c)) {
+    std::optional<Tensor> edges;
+    switch (c.dim()) {
+      case 1: edges = brute<1, in_t, acc_t>(c, seg, stream); break;
+      case 2: edges = brute<2, in_t, acc_t>(c, seg, stream); break;
+      case 3: edges = brute<3, in_t, acc_t>(c, seg, stream); break;
+      default: edges = brute<0, in_t, acc_t>(c, seg, stream); break;
+    }
+    if (edges) return *edges;
+  }
   const InputStats stats = scan_inputs<in_t>(c, stream);
   const int64_t num_batches = check_stats(c, stats);  // empty inputs are checked too
   if (c.nx() == 0 || c.ny() == 0) return empty_edges(c);
@@ -71,7 +201,7 @@ Tensor radius_typed(const RadiusCall& c, cudaStream_t stream) {
   auto xs = bucket<in_t, acc_t>(c.x, c.batch_x, g, stream);
   auto ys = bucket<in_t, acc_t>(c.y, c.batch_y, g, stream);
   const acc_t r = acc_t(c.r);
-  Tensor big = torch::stable::new_empty(c.y, {g.num_cells + 4}, ScalarType::Byte);
+  Tensor big = new_uninit(c.y, {g.num_cells + 4}, ScalarType::Byte);
   CUDA_CHECK(cudaMemsetAsync(big.mutable_data_ptr(), 0, size_t(g.num_cells + 4), stream));
   const Scan<acc_t> s{g, xs.coords, xs.index, xs.start,
                       ys.coords, ys.index, ys.start,
@@ -86,17 +216,55 @@ Tensor radius_typed(const RadiusCall& c, cudaStream_t stream) {
   }
 }
 
-Tensor run(const RadiusCall& c) {
+template <typename in_t>
+Padded padded_typed(const RadiusCall& c, int64_t capacity, cudaStream_t stream) {
+  using acc_t = typename acc_type<in_t>::type;
+  if (const int64_t seg = brute_max_segment(c)) {
+    switch (c.dim()) {
+      case 1: return brute_padded<1, in_t, acc_t>(c, capacity, seg, stream);
+      case 2: return brute_padded<2, in_t, acc_t>(c, capacity, seg, stream);
+      case 3: return brute_padded<3, in_t, acc_t>(c, capacity, seg, stream);
+      default: return brute_padded<0, in_t, acc_t>(c, capacity, seg, stream);
+    }
+  }
+  // The grid is sized from the data: this path syncs, which a CUDA graph
+  // being captured would not survive. Say so instead of failing inside it.
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
+  EXT_CHECK(capture == cudaStreamCaptureStatusNone, c.op, ": x has ", c.nx(), " points and y ",
+            c.ny(), ", more than the sync-free search takes (", brute_limits(), "); larger "
+            "inputs sync once to size the grid, which CUDA graph capture forbids: call it "
+            "outside the captured region, or split the input into smaller calls");
+  return pad_edges(c, radius_typed<in_t>(c, stream), capacity);
+}
+
+template <typename T> struct Type { using type = T; };
+
+// The device guard and stream, then typed(Type<in_t>{}, stream) for the input dtype.
+template <typename F>
+auto on_device(const RadiusCall& c, F&& typed) {
   EXT_CHECK(c.x.is_cuda(), c.op, ": internal error: CUDA kernel got a non-CUDA tensor");
   const auto device = c.x.get_device_index();
   torch::stable::accelerator::DeviceGuard guard(device);
   const cudaStream_t st = current_stream(device);
   switch (c.x.scalar_type()) {
-    case ScalarType::Half: return radius_typed<c10::Half>(c, st);
-    case ScalarType::BFloat16: return radius_typed<c10::BFloat16>(c, st);
-    case ScalarType::Float: return radius_typed<float>(c, st);
-    default: return radius_typed<double>(c, st);
+    case ScalarType::Half: return typed(Type<c10::Half>{}, st);
+    case ScalarType::BFloat16: return typed(Type<c10::BFloat16>{}, st);
+    case ScalarType::Float: return typed(Type<float>{}, st);
+    default: return typed(Type<double>{}, st);
   }
+}
+
+Tensor run(const RadiusCall& c) {
+  return on_device(c, [&](auto t, cudaStream_t st) {
+    return radius_typed<typename decltype(t)::type>(c, st);
+  });
+}
+
+Padded run_padded(const RadiusCall& c, int64_t capacity) {
+  return on_device(c, [&](auto t, cudaStream_t st) {
+    return padded_typed<typename decltype(t)::type>(c, capacity, st);
+  });
 }
 
 }  // namespace
@@ -105,4 +273,6 @@ Tensor run(const RadiusCall& c) {
 EXT_LIBRARY_IMPL(CUDA, m) {
   m.impl("radius", TORCH_BOX(&ops::radius_op<ops::run>));
   m.impl("radius_graph", TORCH_BOX(&ops::radius_graph_op<ops::run>));
+  m.impl("radius_padded", TORCH_BOX(&ops::radius_padded_op<ops::run_padded>));
+  m.impl("radius_graph_padded", TORCH_BOX(&ops::radius_graph_padded_op<ops::run_padded>));
 }

@@ -1,0 +1,76 @@
+#pragma once
+// The small-input search of radius / radius_graph (radius_brute.cu): one
+// warp per query tests every point of the query's batch segment, in index
+// order, straight from the inputs. No bounding box, no grid, no sort: the
+// whole call is a count kernel, a scan and a fill kernel, so it needs at most
+// one device-to-host copy (the edge count), and none when the caller gives a
+// capacity. The data checks (non-finite coordinates, unsorted batches) ride
+// along in the count kernel. Torch-free: radius_kernel.cpp owns memory.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "../padded.h"
+#include "prepare.h"
+
+namespace ops {
+
+// Inputs of one brute-force search; all pointers are device memory, points
+// in their original order (already in the distance type).
+template <typename acc_t>
+struct BruteRadius {
+  const acc_t* x;            // [nx, dim]
+  const acc_t* y;            // [ny, dim]
+  const int64_t* batch_x;    // sorted ids or nullptr (one example)
+  const int64_t* batch_y;
+  int64_t nx, ny, dim, k;    // k < 0: keep all
+  acc_t r2;
+  bool ignore_same_index;
+  int64_t max_segment;       // a query whose segment is longer gives up (too_big)
+};
+
+// The work the brute force takes on: at most kBruteMaxPairs distance tests
+// a pass (one query's segment times the queries), and segments of at most
+// kBruteMaxSegment points. Sizes decide up front where they can (no batch
+// vectors: one segment of known length); otherwise the count pass finds
+// out, and a call whose segments are too long for it runs the grid search.
+constexpr int64_t kBruteMaxSegment = 8192;
+// At most this many queries try it with batch vectors (a failed try costs a
+// pass of segment lookups and a sync).
+constexpr int64_t kBruteMaxTries = int64_t(1) << 17;
+
+// The checks of both point sets, whether some segment was too long, and the
+// count pass' finished blocks (the last one scans). Zeroed by the caller.
+struct BruteStats {
+  DeviceStats checks;
+  int64_t too_big;
+  uint32_t blocks_done, unused;
+};
+
+// Device memory of one brute-force call (radius_kernel.cpp lays it out).
+struct BruteWork {
+  int32_t* found;          // [ny] hits per query
+  int64_t* keep;           // [ny] hits kept (max_num_neighbors)
+  int64_t* offset;         // [ny + 1] exclusive scan of keep: output slots
+  uint32_t* masks;         // [ny, mask_stride] the count pass' hit ballots
+  int64_t mask_stride;     // >= max_segment / 32, rounded up
+  BruteStats* stats;
+  int64_t* count;          // the padded ops' count (padded.h), or null
+};
+
+// One launch: found[q] = neighbours of query q within r, keep[q] =
+// min(found[q], k), their exclusive scan into offset, the checks of both
+// point sets into stats, and (if count is set) the padded count.
+template <int DIM, typename acc_t>
+cudaError_t launch_brute_count(const BruteRadius<acc_t>& s, const BruteWork& out,
+                               int64_t batch_size, cudaStream_t stream);
+
+// Writes query q's kept neighbours at offset[q] into centre/neighbour, x
+// indices ascending; slots >= limit are not written (a capacity smaller than
+// the edge count keeps the first `limit` edges); with `pad`, slots from the
+// edge count up to limit get -1.
+template <int DIM, typename acc_t>
+cudaError_t launch_brute_fill(const BruteRadius<acc_t>& s, const BruteWork& in, int64_t limit,
+                              bool pad, int64_t* centre, int64_t* neighbour, cudaStream_t stream);
+
+}  // namespace ops

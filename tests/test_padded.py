@@ -1,0 +1,240 @@
+"""The fixed-shape ops (radius_padded, radius_graph_padded): their result is
+the exact op's, cut or padded to the capacity, with the true count; overflow
+and bad input are never silent (check_padded raises); on CUDA they run with
+no sync, so they can be captured in a CUDA graph and replayed with new
+positions, and they compile under torch.compile (static shapes, no graph
+break).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from names import NS, OPS, ext
+
+sync_free = pytest.mark.skipif(os.environ.get("EXT_CUDA_BRUTE") == "0",
+                               reason="EXT_CUDA_BRUTE=0 turns the sync-free CUDA search off")
+
+CASES = [  # points, molecules, r, max_num_neighbors, loop, flow
+    (60, 4, 0.5, None, False, "source_to_target"),
+    (60, 4, 0.5, 3, False, "target_to_source"),
+    (200, 1, 0.3, 32, True, "source_to_target"),
+    (33, 33, 0.9, None, False, "source_to_target"),  # one point per example: no edges
+]
+
+
+def molecules(n: int, parts: int, device, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    pos = torch.rand(n, 3, generator=g)
+    batch = torch.sort(torch.randint(0, parts, (n,), generator=g)).values
+    return pos.to(device), batch.to(device)
+
+
+def assert_padded(padded, exact: torch.Tensor, capacity: int) -> None:
+    edges, count = padded
+    kept = min(exact.shape[1], capacity)
+    assert edges.shape == (2, capacity) and edges.dtype == torch.long
+    assert count.shape == () and count.dtype == torch.long and count.device == exact.device
+    assert int(count) == exact.shape[1]
+    assert torch.equal(edges[:, :kept], exact[:, :kept])
+    assert bool((edges[:, kept:] == -1).all())
+
+
+@pytest.mark.parametrize("n,parts,r,k,loop,flow", CASES)
+def test_graph_padded_is_the_exact_result_cut_or_padded(device, n, parts, r, k, loop, flow):
+    pos, batch = molecules(n, parts, device)
+    exact = ext.radius_graph(pos, r, batch, loop=loop, max_num_neighbors=k, flow=flow)
+    e = exact.shape[1]
+    for capacity in sorted({0, max(e - 1, 0), e, e + 7}):
+        got = ext.radius_graph_padded(pos, r, capacity, batch, loop=loop, max_num_neighbors=k,
+                                      flow=flow)
+        assert_padded(got, exact, capacity)
+
+
+@pytest.mark.parametrize("k", [None, 2])
+def test_bipartite_padded_is_the_exact_result(device, k):
+    x, bx = molecules(80, 3, device, seed=1)
+    y, by = molecules(50, 3, device, seed=2)
+    exact = ext.radius(x, y, 0.4, bx, by, max_num_neighbors=k)
+    e = exact.shape[1]
+    assert e > 10
+    for capacity in (e // 2, e, 2 * e):
+        assert_padded(ext.radius_padded(x, y, 0.4, capacity, bx, by, max_num_neighbors=k),
+                      exact, capacity)
+
+
+def test_check_padded_names_the_capacity_needed(device):
+    pos, batch = molecules(100, 2, device)
+    e = ext.radius_graph(pos, 0.5, batch).shape[1]
+    _, count = ext.radius_graph_padded(pos, 0.5, e, batch)
+    assert ext.check_padded(count, e) == e
+    _, count = ext.radius_graph_padded(pos, 0.5, e - 1, batch)
+    with pytest.raises(RuntimeError, match=f"{e} edges do not fit capacity={e - 1}.*capacity >= {e}"):
+        ext.check_padded(count, e - 1)
+
+
+def test_negative_capacity_is_an_error(device):
+    pos, _ = molecules(10, 1, device)
+    with pytest.raises(RuntimeError, match=rf"{NS}\.radius_graph_padded: capacity must be >= 0"):
+        ext.radius_graph_padded(pos, 0.5, -1)
+
+
+def bad_inputs(device):
+    pos, batch = molecules(40, 2, device)
+    nan = pos.clone()
+    nan[7, 1] = float("nan")
+    return [
+        ("nan x", nan, batch, "x contains NaN or infinite coordinates"),
+        ("unsorted", pos, batch.flip(0), "non-decreasing order"),
+    ]
+
+
+def test_bad_input_raises_eagerly_on_cpu():
+    for _, pos, batch, message in bad_inputs("cpu"):
+        with pytest.raises(RuntimeError, match=message):
+            ext.radius_graph_padded(pos, 0.5, 100, batch)
+
+
+@pytest.mark.cuda
+@sync_free
+def test_bad_input_is_a_negative_count_on_cuda(cuda_device):
+    for _, pos, batch, message in bad_inputs(cuda_device):
+        _, count = ext.radius_graph_padded(pos, 0.5, 100, batch)
+        assert int(count) < 0
+        with pytest.raises(RuntimeError, match=message):
+            ext.check_padded(count, 100)
+
+
+def test_opcheck(device):
+    pos, batch = molecules(30, 2, device)
+    torch.library.opcheck(OPS.radius_graph_padded.default, (pos, 0.5, 64, batch))
+    torch.library.opcheck(OPS.radius_padded.default, (pos, pos[:9], 0.5, 64, batch, batch[:9]))
+
+
+def test_torchscript(device):
+    pos, batch = molecules(30, 2, device)
+    scripted = torch.jit.script(ext.radius_graph_padded)
+    assert_padded(scripted(pos, 0.5, 50, batch), ext.radius_graph(pos, 0.5, batch), 50)
+    assert torch.jit.script(ext.check_padded)(scripted(pos, 0.5, 500, batch)[1], 500) >= 0
+
+
+def masked_degree(pos, batch, capacity: int):
+    """What a GNN layer does with the padded result: mask, then aggregate."""
+    edges, count = ext.radius_graph_padded(pos, 0.5, capacity, batch)
+    real = torch.arange(capacity, device=pos.device) < count
+    centre = torch.where(real, edges[1], 0)
+    return torch.zeros(pos.shape[0], device=pos.device).index_add_(0, centre, real.float())
+
+
+def test_compiles_without_graph_breaks(device):
+    torch._dynamo.reset()
+    compiled = torch.compile(masked_degree, fullgraph=True)
+    for seed in range(2):
+        pos, batch = molecules(50, 3, device, seed=seed)
+        assert torch.equal(compiled(pos, batch, 400), masked_degree(pos, batch, 400))
+
+
+# --------------------------------------------------------------------- CUDA
+
+
+@pytest.mark.cuda
+def test_a_segment_too_long_for_the_sync_free_path(cuda_device):
+    """The unpadded op falls back to the grid (same edges as the CPU); the
+    padded one cannot without a sync, so its count says why."""
+    pos = torch.rand(9000, 3) * 20
+    batch = torch.zeros(9000, dtype=torch.long)
+    batch[8500:] = 1
+    exact = ext.radius_graph(pos, 1.0, batch)
+    assert torch.equal(ext.radius_graph(pos.to(cuda_device), 1.0, batch.to(cuda_device)).cpu(), exact)
+    if os.environ.get("EXT_CUDA_BRUTE") == "0":
+        return
+    _, count = ext.radius_graph_padded(pos.to(cuda_device), 1.0, 10, batch.to(cuda_device))
+    with pytest.raises(RuntimeError, match="segment is longer than the sync-free"):
+        ext.check_padded(count, 10)
+
+
+@pytest.mark.cuda
+@sync_free
+def test_cuda_graph_capture_and_replay_with_new_positions(cuda_device):
+    pos, batch = molecules(300, 12, cuda_device)
+    static_pos = pos.clone()
+    capacity = 4 * ext.radius_graph(pos, 0.5, batch).shape[1]
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm up outside the graph (allocator, lazy loading)
+        ext.radius_graph_padded(static_pos, 0.5, capacity, batch)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        edges, count = ext.radius_graph_padded(static_pos, 0.5, capacity, batch)
+    for seed in range(1, 4):
+        new_pos, _ = molecules(300, 12, cuda_device, seed=seed)
+        static_pos.copy_(new_pos)
+        graph.replay()
+        assert_padded((edges, count), ext.radius_graph(new_pos, 0.5, batch), capacity)
+
+
+@pytest.mark.cuda
+def test_capture_of_an_input_too_large_for_the_sync_free_path_says_so(cuda_device):
+    pos = torch.rand(10_000, 3, device=cuda_device)
+    ext.radius_graph_padded(pos, 0.01, 1000)  # outside a graph: fine (it syncs)
+    graph = torch.cuda.CUDAGraph()
+    with pytest.raises(RuntimeError, match="CUDA graph capture forbids"):
+        with torch.cuda.graph(graph):
+            ext.radius_graph_padded(pos, 0.01, 1000)
+
+
+@pytest.mark.cuda
+@sync_free
+def test_reduce_overhead_compile(cuda_device):
+    torch._dynamo.reset()
+    compiled = torch.compile(masked_degree, mode="reduce-overhead", fullgraph=True)
+    for seed in range(4):
+        pos, batch = molecules(200, 8, cuda_device, seed=seed)
+        assert torch.equal(compiled(pos, batch, 2000).clone(), masked_degree(pos, batch, 2000))
+
+
+# ---------------------------------------------------------------------- knn
+@pytest.mark.parametrize("k,parts,loop,cosine", [(3, 4, False, False), (16, 9, True, False),
+                                                 (40, 2, False, False), (5, 3, False, True)])
+def test_knn_graph_padded_is_the_exact_result_padded(device, k, parts, loop, cosine):
+    pos, batch = molecules(90, parts, device)
+    exact = ext.knn_graph(pos, k, batch, loop=loop, cosine=cosine)
+    assert_padded(ext.knn_graph_padded(pos, k, batch, loop=loop, cosine=cosine), exact, 90 * k)
+    unbatched = ext.knn_graph(pos, k, loop=loop, cosine=cosine)
+    assert_padded(ext.knn_graph_padded(pos, k, loop=loop, cosine=cosine), unbatched, 90 * k)
+
+
+def test_knn_padded_bipartite(device):
+    x, bx = molecules(70, 3, device, seed=4)
+    y, by = molecules(20, 3, device, seed=5)
+    assert_padded(ext.knn_padded(x, y, 6, bx, by), ext.knn(x, y, 6, bx, by), 20 * 6)
+    torch.library.opcheck(OPS.knn_padded.default, (x, y, 6, bx, by))
+    torch.library.opcheck(OPS.knn_graph_padded.default, (x, 4, bx))
+
+
+@pytest.mark.cuda
+@sync_free
+def test_knn_graph_padded_in_a_cuda_graph(cuda_device):
+    pos, batch = molecules(400, 10, cuda_device)
+    static_pos = pos.clone()
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        ext.knn_graph_padded(static_pos, 8, batch)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        edges, count = ext.knn_graph_padded(static_pos, 8, batch)
+    for seed in range(1, 3):
+        new_pos, _ = molecules(400, 10, cuda_device, seed=seed)
+        static_pos.copy_(new_pos)
+        graph.replay()
+        assert_padded((edges, count), ext.knn_graph(new_pos, 8, batch), 400 * 8)
+    nan = pos.clone()
+    nan[3, 0] = float("nan")
+    with pytest.raises(RuntimeError, match="x contains NaN"):
+        ext.check_padded(ext.knn_graph_padded(nan, 8, batch)[1], 400 * 8)

@@ -28,9 +28,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True)
     p.add_argument("--repeats", type=int, default=100)
+    p.add_argument("--only", type=int, help="run only this case (an index into CASES), e.g. under ncu")
     args = p.parse_args()
     rows = []
     for i, (molecules, atoms, r) in enumerate(CASES):
+        if args.only is not None and i != args.only:
+            continue
         pos, batch = make_batch(molecules, (atoms, atoms), seed=i, device="cuda")
         edges = ext.radius_graph(pos, r, batch, max_num_neighbors=None).shape[1]
         us = timed_cuda(lambda: ext.radius_graph(pos, r, batch, max_num_neighbors=None), args.repeats)

@@ -86,6 +86,9 @@ static __device__ void count_query(const BruteRadius<acc_t>& s, const BruteWork&
   const Query<DIM, acc_t> q(s, w);
   uint32_t* masks = out.masks + w * out.mask_stride;
   int32_t n = 0;
+  // Unrolled: several candidates' loads and distance chains in flight per
+  // lane (ncu: the rolled loop was latency-bound, 16 cycles an instruction).
+#pragma unroll 4
   for (int64_t j = begin + lane, c = 0; j - lane < end; j += 32, ++c) {
     acc_t d2;
     const unsigned m = __ballot_sync(kAll, j < end && hit(s, q, w, j, &d2));
@@ -108,6 +111,7 @@ static __device__ void scan_counts(const BruteWork& out, int64_t ny, int64_t bat
   const int64_t per = (ny + threads - 1) / threads, lo = t * per;
   const int64_t hi = lo + per < ny ? lo + per : ny;
   int64_t sum = 0;
+#pragma unroll 8  // the loads in flight together, not one L2 round trip each
   for (int64_t i = lo; i < hi; ++i) sum += __ldcg(out.keep + i);
   sums[t] = sum;
   __syncthreads();
@@ -118,6 +122,7 @@ static __device__ void scan_counts(const BruteWork& out, int64_t ny, int64_t bat
     __syncthreads();
   }
   int64_t run = sums[t] - sum;
+#pragma unroll 8
   for (int64_t i = lo; i < hi; ++i) {
     out.offset[i] = run;
     run += __ldcg(out.keep + i);
@@ -187,6 +192,7 @@ brute_fill(BruteRadius<acc_t> s, BruteWork in, int64_t limit, bool pad, int64_t*
   const unsigned below = (1u << lane) - 1;
   if (in.found[w] == n) {  // every hit is kept: write them from the count pass' ballots
     const uint32_t* masks = in.masks + w * in.mask_stride;
+#pragma unroll 4
     for (int64_t j = begin + lane, c = 0; j - lane < end; j += 32, ++c) {
       const unsigned m = masks[c];
       const int64_t p = pos + __popc(m & below);

@@ -159,22 +159,38 @@ def small_batch_table() -> str:
     doc = load("small_batch.json")
     if not doc:
         return ""
-    impls = [i for i in (OURS, "torch_cluster", "dense_cdist") if any(i in r["us"] for r in doc["results"])]
+    order = (OURS, f"{OURS}_padded", f"{OURS}_graph_replay", "torch_cluster", "dense_cdist",
+             "vesin_torch")
+    impls = [i for i in order if any(r["us"].get(i) is not None for r in doc["results"])]
     lines = [f"Small batches (GNN workloads), GPU: {doc['device']}, torch {doc['versions']['torch']}, "
-             f"{doc['date'][:10]}; {doc['setup']}.", "",
-             "| workload | atoms | " + " | ".join(impls) + " |", "|---|---|" + "---|" * len(impls)]
+             f"{doc['date'][:10]}; {doc['setup']}. `{OURS}_padded` is radius_graph_padded (no sync), "
+             f"`{OURS}_graph_replay` that call captured once in a CUDA graph and replayed; syncs are "
+             "device-to-host waits inside one call (torch.profiler).", "",
+             "| workload | atoms | " + " | ".join(impls) + " | syncs (exact / padded) |",
+             "|---|---|" + "---|" * (len(impls) + 1)]
     for r in doc["results"]:
-        cells = [f"{r['us'][i]:,.0f} µs" if i in r["us"] else "–" for i in impls]
-        lines.append(f"| {r['workload']} | {r['atoms']:,} | " + " | ".join(cells) + " |")
-    peers = load("small_batch_cub_scan_with_torch_cluster.json")
-    if peers:
-        tc = ", ".join(f"{r['workload']} {r['us']['torch_cluster']:,.0f} µs" for r in peers["results"]
-                       if "torch_cluster" in r["us"])
-        lines += ["", f"torch-cluster 1.6.3 on the same workloads, earlier the same day "
-                      f"(`small_batch_cub_scan_with_torch_cluster.json`, with our CUB-scan build): {tc}."]
-    cpu = next((r["cpu_us"][OURS] for r in doc["results"] if "cpu_us" in r), None)
-    if cpu is not None:
-        lines += ["", f"The one-molecule call on this GPU machine's CPU: {cpu:,.1f} µs."]
+        cells = [f"{r['us'][i]:,.0f} µs" if r["us"].get(i) is not None else "–" for i in impls]
+        syncs = r.get("syncs_per_call", {})
+        sync_cell = f"{syncs.get(OURS, '–')} / {syncs.get(f'{OURS}_padded', '–')}"
+        lines.append(f"| {r['workload']} | {r['atoms']:,} | " + " | ".join(cells) + f" | {sync_cell} |")
+    repeats = [d for d in (load("small_batch_repeat1.json"), load("small_batch_repeat2.json")) if d]
+    if repeats:
+        spread = "; ".join(
+            f"{r['workload']} " + " / ".join(f"{d['results'][i]['us'][OURS]:,.0f}" for d in repeats)
+            for i, r in enumerate(doc["results"]))
+        lines += ["", f"The same machine varies from run to run: `{OURS}` in two more runs of the "
+                      f"previous build (`small_batch_repeat*.json`), µs: {spread}."]
+    knn = [(r["workload"], r["knn_graph"]) for r in doc["results"] if "knn_graph" in r]
+    if knn:
+        cells = "; ".join(f"{w} {k['us'][OURS]:,.0f} / {k['us'][f'{OURS}_padded']:,.0f} / "
+                          f"{k['us'][f'{OURS}_graph_replay']:,.0f} µs" for w, k in knn)
+        lines += ["", f"knn_graph (k = {knn[0][1]['k']}) exact / padded / graph replay: {cells}."]
+    cpu = load("small_batch_cpu.json")
+    if cpu:
+        row = cpu["results"][0]
+        lines += ["", f"The one-molecule call on the CPU of the 2-core build machine "
+                      f"(`small_batch_cpu.json`, {row['torch_threads']} threads): "
+                      f"{row['cpu_us'][OURS]:,.1f} µs ({row['cpu_us'][f'{OURS}_padded']:,.1f} µs padded)."]
     return "\n".join(lines)
 
 

@@ -5,7 +5,10 @@
 // Temporary memory comes from torch's caching allocator.
 #include <cuda_runtime_api.h>
 #include <torch/csrc/inductor/aoti_torch/c/shim.h>
+#include <torch/csrc/stable/accelerator.h>
 #include <torch/csrc/stable/ops.h>
+#include <torch/headeronly/util/BFloat16.h>
+#include <torch/headeronly/util/Half.h>
 
 #include <cstdint>
 #include <cstring>
@@ -105,6 +108,24 @@ Tensor widened(const Tensor& p, cudaStream_t stream) {
     CUDA_CHECK((launch_widen<in_t, acc_t>(static_cast<const in_t*>(p.const_data_ptr()),
                                           p.size(0) * p.size(1), data<acc_t>(out), stream)));
     return out;
+  }
+}
+
+template <typename T> struct Type { using type = T; };
+
+// An op's CUDA entry: the device guard and torch's current stream, then
+// typed(Type<in_t>{}, stream) for the points' dtype.
+template <typename F>
+auto on_device(const PointSets& c, F&& typed) {
+  EXT_CHECK(c.x.is_cuda(), c.op, ": internal error: CUDA kernel got a non-CUDA tensor");
+  const auto device = c.x.get_device_index();
+  torch::stable::accelerator::DeviceGuard guard(device);
+  const cudaStream_t st = current_stream(device);
+  switch (c.x.scalar_type()) {
+    case ScalarType::Half: return typed(Type<c10::Half>{}, st);
+    case ScalarType::BFloat16: return typed(Type<c10::BFloat16>{}, st);
+    case ScalarType::Float: return typed(Type<float>{}, st);
+    default: return typed(Type<double>{}, st);
   }
 }
 

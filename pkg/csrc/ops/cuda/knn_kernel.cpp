@@ -81,6 +81,18 @@ void brute_search(const KnnCall& c, const KnnOut<acc_t>& out, cudaStream_t strea
                        : launch_knn_brute<false, acc_t>(t, out, stream)));
 }
 
+// With batch vectors (and queries), each query's output slots: the
+// exclusive scan of what it keeps (queued; offset[ny] is the edge count).
+std::optional<Tensor> queue_offsets(const KnnCall& c, cudaStream_t stream) {
+  const int64_t ny = c.ny();
+  if (!(c.batch_x.has_value() || c.batch_y.has_value()) || ny == 0) return std::nullopt;
+  Tensor kept = new_uninit(c.y, {ny}, ScalarType::Long);
+  CUDA_CHECK(launch_knn_counts(data_or_null<int64_t>(c.batch_x), c.nx(),
+                               data_or_null<int64_t>(c.batch_y), ny, c.k, c.ignore_same_index,
+                               data<int64_t>(kept), stream));
+  return exclusive_sum(kept, stream);
+}
+
 template <typename in_t>
 Tensor knn_typed(const KnnCall& c, cudaStream_t stream) {
   using acc_t = typename acc_type<in_t>::type;
@@ -94,13 +106,8 @@ Tensor knn_typed(const KnnCall& c, cudaStream_t stream) {
   auto* st = reinterpret_cast<DeviceStats*>(data<uint8_t>(buf));
   auto* edges_dev = reinterpret_cast<int64_t*>(data<uint8_t>(buf) + sizeof(DeviceStats));
   enqueue_scan<in_t>(c, st, stream);
-  std::optional<Tensor> offset;
-  if (batched && ny > 0) {
-    Tensor kept = new_uninit(c.y, {ny}, ScalarType::Long);
-    CUDA_CHECK(launch_knn_counts(data_or_null<int64_t>(c.batch_x), nx,
-                                 data_or_null<int64_t>(c.batch_y), ny, c.k, c.ignore_same_index,
-                                 data<int64_t>(kept), stream));
-    offset = exclusive_sum(kept, stream);
+  std::optional<Tensor> offset = queue_offsets(c, stream);
+  if (offset) {
     CUDA_CHECK(cudaMemcpyAsync(edges_dev, data<int64_t>(*offset) + ny, sizeof(int64_t),
                                cudaMemcpyDeviceToDevice, stream));
   }
@@ -166,14 +173,7 @@ Padded padded_typed(const KnnCall& c, cudaStream_t stream) {
   auto* st = reinterpret_cast<DeviceStats*>(data<uint8_t>(buf));
   enqueue_scan<in_t>(c, st, stream);
   const bool batched = c.batch_x.has_value() || c.batch_y.has_value();
-  std::optional<Tensor> offset;
-  if (batched && ny > 0) {
-    Tensor kept = new_uninit(c.y, {ny}, ScalarType::Long);
-    CUDA_CHECK(launch_knn_counts(data_or_null<int64_t>(c.batch_x), nx,
-                                 data_or_null<int64_t>(c.batch_y), ny, c.k, c.ignore_same_index,
-                                 data<int64_t>(kept), stream));
-    offset = exclusive_sum(kept, stream);
-  }
+  std::optional<Tensor> offset = queue_offsets(c, stream);
   const int64_t uniform = batched ? 0 : c.kept(nx);
   Tensor edges = new_edges(c, capacity);
   Tensor count = new_uninit(c.x, {}, ScalarType::Long);
@@ -193,29 +193,15 @@ Padded padded_typed(const KnnCall& c, cudaStream_t stream) {
 }
 
 Padded run_padded(const KnnCall& c) {
-  EXT_CHECK(c.x.is_cuda(), c.op, ": internal error: CUDA kernel got a non-CUDA tensor");
-  const auto device = c.x.get_device_index();
-  torch::stable::accelerator::DeviceGuard guard(device);
-  const cudaStream_t st = current_stream(device);
-  switch (c.x.scalar_type()) {
-    case ScalarType::Half: return padded_typed<c10::Half>(c, st);
-    case ScalarType::BFloat16: return padded_typed<c10::BFloat16>(c, st);
-    case ScalarType::Float: return padded_typed<float>(c, st);
-    default: return padded_typed<double>(c, st);
-  }
+  return on_device(c, [&](auto t, cudaStream_t st) {
+    return padded_typed<typename decltype(t)::type>(c, st);
+  });
 }
 
 Tensor run(const KnnCall& c) {
-  EXT_CHECK(c.x.is_cuda(), c.op, ": internal error: CUDA kernel got a non-CUDA tensor");
-  const auto device = c.x.get_device_index();
-  torch::stable::accelerator::DeviceGuard guard(device);
-  const cudaStream_t st = current_stream(device);
-  switch (c.x.scalar_type()) {
-    case ScalarType::Half: return knn_typed<c10::Half>(c, st);
-    case ScalarType::BFloat16: return knn_typed<c10::BFloat16>(c, st);
-    case ScalarType::Float: return knn_typed<float>(c, st);
-    default: return knn_typed<double>(c, st);
-  }
+  return on_device(c, [&](auto t, cudaStream_t st) {
+    return knn_typed<typename decltype(t)::type>(c, st);
+  });
 }
 
 }  // namespace

@@ -238,23 +238,6 @@ Padded padded_typed(const RadiusCall& c, int64_t capacity, cudaStream_t stream) 
   return pad_edges(c, radius_typed<in_t>(c, stream), capacity);
 }
 
-template <typename T> struct Type { using type = T; };
-
-// The device guard and stream, then typed(Type<in_t>{}, stream) for the input dtype.
-template <typename F>
-auto on_device(const RadiusCall& c, F&& typed) {
-  EXT_CHECK(c.x.is_cuda(), c.op, ": internal error: CUDA kernel got a non-CUDA tensor");
-  const auto device = c.x.get_device_index();
-  torch::stable::accelerator::DeviceGuard guard(device);
-  const cudaStream_t st = current_stream(device);
-  switch (c.x.scalar_type()) {
-    case ScalarType::Half: return typed(Type<c10::Half>{}, st);
-    case ScalarType::BFloat16: return typed(Type<c10::BFloat16>{}, st);
-    case ScalarType::Float: return typed(Type<float>{}, st);
-    default: return typed(Type<double>{}, st);
-  }
-}
-
 Tensor run(const RadiusCall& c) {
   return on_device(c, [&](auto t, cudaStream_t st) {
     return radius_typed<typename decltype(t)::type>(c, st);

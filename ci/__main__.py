@@ -4,7 +4,8 @@ Verbs run in the order given; the first failure stops the chain (exit 1).
   build    wheels into dist/ (host build, or cibuildwheel where a container engine works)
   repair   auditwheel repair dist/ -> wheelhouse/ (torch and CUDA libraries excluded)
   verify   release checks on wheelhouse/ wheels, one table row per wheel
-  test     the test suite against each wheel in fresh venvs (build/venvs/)
+  test     the product suite (tests/) against each wheel in venvs (build/venvs/), then
+           the factory's own tests (ci/tests/, tools/) from the factory's environment
   index    PEP 503 simple index per variant in index/<label>/simple/
   publish  twine upload of wheelhouse/ wheels (credentials from the environment)
   wheel    = build repair verify
@@ -60,6 +61,9 @@ def parser() -> argparse.ArgumentParser:
                                    "(default: the one pinned in ci/requirements.txt)")
     g.add_argument("--pythons", help="'all' (every CPython 3.10-3.14 found), or a comma list of 3.X "
                                      "or interpreter paths (default: the factory's interpreter)")
+    g.add_argument("--suites", default="product,factory",
+                   help="product (tests/, in the test venvs), factory (ci/tests and tools/, from the "
+                        "factory's environment), or both (the default)")
     g.add_argument("--allow-download", action="store_true",
                    help="with --pythons all: also test Pythons whose torch is not on local disk")
     g = p.add_argument_group("index")
@@ -132,7 +136,7 @@ def main(argv: list[str]) -> int:
             elif verb == "verify":
                 ok = verify(proj, args.wheel)
             elif verb == "test":
-                ok = test(proj, args.wheel, args.torch, args.pythons, args.allow_download, extra)
+                ok = test(proj, args.wheel, args.torch, args.pythons, args.allow_download, extra, args.suites)
             elif verb == "index":
                 index(proj, args.wheel, args.index_dir)
             elif verb == "publish":

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import extconfig
 
-from .project import (FactoryError, Project, human_size, link_glibc, log, run, source_date_epoch,
-                      step)
+from .project import (FactoryError, Project, copy_worktree, human_size, link_glibc, log, run,
+                      source_date_epoch, step)
 
 
 
@@ -207,10 +207,16 @@ def cibuildwheel_image(proj: Project) -> str:
     """The CUDA build image for cibuildwheel (the caller's
     CIBW_MANYLINUX_X86_64_IMAGE wins): named after the project, tagged with
     docker/Dockerfile's CUDA_VERSION."""
-    from .container import arg_default
-
     return (os.environ.get("CIBW_MANYLINUX_X86_64_IMAGE")
             or f"{proj.image}:{arg_default(proj.root / 'docker' / 'Dockerfile', 'CUDA_VERSION')}")
+
+
+def arg_default(containerfile: Path, name: str) -> str:
+    """The default of `ARG name=...` in a Dockerfile (docker/Dockerfile's CUDA_VERSION)."""
+    match = re.search(rf"^\s*ARG\s+{name}=(\S+)", containerfile.read_text(), re.M)
+    if not match:
+        raise FactoryError(f"{containerfile} declares no default for ARG {name}")
+    return match[1]
 
 
 def image_present(engine: str, image: str) -> bool:
@@ -262,9 +268,8 @@ def build(proj: Project, backend: str, cpu: bool, cuda: str | None, toolkit: str
         env.update(CIBW_MANYLINUX_X86_64_IMAGE=image, CIBW_MANYLINUX_AARCH64_IMAGE=image)
         # cibuildwheel copies its whole working directory into the container:
         # give it the tree alone, not .venv (GBs) and build/.
-        from .container import scratch_tree
         with tempfile.TemporaryDirectory(prefix=f"{proj.import_name}-cibw-") as tmp:
-            tree = scratch_tree(proj, Path(tmp) / "tree")
+            tree = copy_worktree(proj, Path(tmp) / "tree", with_git=True)
             run([sys.executable, "-m", "cibuildwheel", "--platform", "linux", "--output-dir",
                  str(proj.dist_dir)], env=env, cwd=tree)
         return sorted(proj.dist_dir.glob("*.whl"))

@@ -3,8 +3,9 @@
 The host backend runs `python -m build --wheel --no-isolation` in the
 factory's environment with SOURCE_DATE_EPOCH set, one build directory per
 variant (build/wheel-<label>/) so a +cpu wheel never picks up a CUDA library
-left by an earlier build. Which variant a build produces is asked of setup.py
-itself (`setup.py --version`), so nvcc is looked for in one place only.
+left by an earlier build. Which variant a build produces is asked of the
+build configuration setup.py uses (extconfig.build_label), so nvcc is looked
+for in one place only.
 """
 
 from __future__ import annotations
@@ -48,18 +49,16 @@ def container_engine() -> str | None:
 
 def probe_label(proj: Project, env: dict[str, str]) -> str:
     """The local label setup.py would give a build with `env` (+cu130/+cpu)."""
-    out = subprocess.run([sys.executable, "setup.py", "--version"], cwd=proj.root,
-                         env={**os.environ, **env}, capture_output=True, text=True)
-    version = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
-    if out.returncode != 0 or "+" not in version:
-        raise FactoryError(f"`setup.py --version` failed (exit {out.returncode}):\n{out.stdout}{out.stderr}")
-    return version.split("+", 1)[1]
+    try:
+        return extconfig.build_label({**os.environ, **env}, proj.root)
+    except (OSError, subprocess.CalledProcessError, RuntimeError) as e:
+        raise FactoryError(f"cannot tell which CUDA toolkit a build would use: {e}") from None
 
 
 def cuda_label(version: str) -> str:
     if not re.fullmatch(r"\d+\.\d+", version):
         raise FactoryError(f"--cuda wants MAJOR.MINOR like 13.0, not {version!r}")
-    return "cu" + version.replace(".", "")
+    return extconfig.local_label(version)
 
 
 def torch_cuda_version() -> str | None:
@@ -242,9 +241,11 @@ def choose_backend(proj: Project) -> tuple[str, str]:
     return "cibuildwheel", f"{engine} works and has {image}"
 
 
-def build(proj: Project, backend: str, cpu: bool, cuda: str | None, toolkit: str,
-          archs: str | None, jobs: str | None) -> list[Path]:
+def build(proj: Project, args) -> list[Path]:
+    """args: the command line's --backend, --cpu, --cuda, --toolkit, --archs, --jobs."""
     step("build")
+    backend, cpu, cuda, toolkit, archs, jobs = (args.backend, args.cpu, args.cuda, args.toolkit,
+                                                args.archs, args.jobs)
     if backend == "auto":
         backend, why = choose_backend(proj)
         log(f"backend: {backend} ({why})")

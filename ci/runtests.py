@@ -8,6 +8,13 @@
   others run `-m "not slow"`.
 * factory (ci/tests/, and the tests of this machine's tools/): once, from the
   factory's own environment, on the first wheel and the venv it was tested in.
+
+A venv is reused while its interpreter, torch and test requirements match
+(make_venv's stamp): a second run skips the torch install (measured: 87 s ->
+8 s for the cp311 x torch 2.14.1 venv). Not nox: a nox session per Python x
+torch would still need this module's offline checks (is torch X for Python Y
+on local disk?), its venv reuse by torch version and its two-suite verdicts,
+so it would add a dependency without removing code.
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
-"""The one reader of pyproject.toml: every name, version and default the
-build (setup.py), the factory (ci/), the tests and the workflows use comes
-from here, and everything here comes from pyproject.toml's [project] and
-[tool.ext]. Renaming the project is editing [project].name; nothing else.
+"""The build configuration setup.py and the factory share. The one reader of
+pyproject.toml: every name, version and default the build (setup.py), the
+factory (ci/), the tests and the workflows use comes from here, and
+everything here comes from pyproject.toml's [project] and [tool.ext].
+Renaming the project is editing [project].name; nothing else. And the one
+place that decides which CUDA toolkit a build uses, hence its variant
+(+cu130 / +cpu): setup.py builds with it, the factory asks it beforehand.
 
     python extconfig.py            # all facts, one `key=value` a line (for shells and workflows)
     python extconfig.py image      # one fact
@@ -9,10 +12,15 @@ from here, and everything here comes from pyproject.toml's [project] and
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 import sys
+import sysconfig
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Callable, Mapping
 
 try:
     import tomllib
@@ -115,6 +123,85 @@ def tool_table(root: Path | str | None, tool: str) -> dict:
     """pyproject.toml's [tool.<tool>] table ({} if absent), e.g. cibuildwheel's."""
     path = Path(root or ROOT) / "pyproject.toml"
     return tomllib.loads(path.read_text()).get("tool", {}).get(tool, {})
+
+
+# ---------------------------------------------------------------------------
+# Which CUDA toolkit a build uses (setup.py builds with it; the factory asks)
+# ---------------------------------------------------------------------------
+
+
+def has_cuda_headers(root: Path) -> bool:
+    return any((root / p / "cuda_runtime.h").exists()
+               for p in ("include", "targets/x86_64-linux/include", "targets/sbsa-linux/include"))
+
+
+def pip_toolkit_roots() -> list[Path]:
+    """nvcc from pip's cuda-toolkit wheels (site-packages/nvidia/cu13)."""
+    roots = []
+    for site in {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], *sys.path}:
+        roots += sorted(Path(site).glob("nvidia/cu1*"), reverse=True) if site else []
+    return roots
+
+
+def factory_toolkit_roots(root: Path) -> list[Path]:
+    """Toolkits the factory installed under <root>/build/toolchains/cuda-<version>/
+    (pip's wheels in nvidia/cu<major>/, or a toolkit unpacked at the top),
+    newest version first."""
+    def version(path: Path) -> tuple[int, ...]:
+        return tuple(int(v) for v in re.findall(r"\d+", path.name))
+
+    roots = []
+    for base in sorted((Path(root) / "build" / "toolchains").glob("cuda-*"), key=version, reverse=True):
+        roots += [base, *sorted(base.glob("nvidia/cu1*"), reverse=True)]
+    return roots
+
+
+def find_cuda(env: Mapping[str, str], root: Path | str | None = None,
+              log: Callable[[str], None] = lambda msg: None) -> tuple[Path | None, str]:
+    """(toolkit root, why) for a build of the repository at `root` with the
+    environment `env` - the toolkit root is None for a CPU-only build."""
+    if env.get(f"{ENV_PREFIX}_CPU_ONLY", "") not in ("", "0"):
+        return None, f"{ENV_PREFIX}_CPU_ONLY is set"
+    candidates: list[tuple[Path, str]] = []
+    for var in ("CUDA_HOME", "CUDA_PATH"):
+        if env.get(var):
+            candidates.append((Path(env[var]), f"${var}"))
+    on_path = shutil.which("nvcc", path=env.get("PATH", os.defpath))
+    if on_path:
+        candidates.append((Path(on_path).resolve().parent.parent, "nvcc on PATH"))
+    candidates += [(tk, "pip's cuda-toolkit wheel") for tk in pip_toolkit_roots()]
+    candidates.append((Path("/usr/local/cuda"), "/usr/local/cuda"))
+    candidates += [(tk, "the factory's build/toolchains") for tk in factory_toolkit_roots(Path(root or ROOT))]
+    for tk, origin in candidates:
+        if (tk / "bin" / "nvcc").exists() and has_cuda_headers(tk):
+            return tk, origin
+        if (tk / "bin" / "nvcc").exists():
+            log(f"skipping {tk / 'bin' / 'nvcc'} ({origin}): no CUDA headers beside it "
+                "(a wrapper script? set CUDA_HOME to the toolkit root)")
+    return None, ("no nvcc found (looked in $CUDA_HOME, PATH, pip's nvidia/cu1* wheels, "
+                  "/usr/local/cuda, build/toolchains/cuda-*); install one with "
+                  "pip install 'cuda-toolkit[nvcc,cudart,cccl]==13.0.*', or let "
+                  "`./ci/factory build` install it, for a CUDA build")
+
+
+def cuda_version(toolkit: Path) -> str:
+    out = subprocess.run([str(toolkit / "bin" / "nvcc"), "--version"], check=True,
+                         capture_output=True, text=True).stdout
+    match = re.search(r"release (\d+)\.(\d+)", out)
+    if not match:
+        raise RuntimeError(f"cannot read the CUDA version from `nvcc --version`:\n{out}")
+    return f"{match[1]}.{match[2]}"
+
+
+def local_label(cuda: str | None) -> str:
+    """The version's local label: cu130 for CUDA 13.0, cpu for none."""
+    return "cu" + "".join(cuda.split(".")[:2]) if cuda else "cpu"
+
+
+def build_label(env: Mapping[str, str], root: Path | str | None = None) -> str:
+    """The local label a build of `root` with environment `env` gets."""
+    toolkit, _ = find_cuda(env, root)
+    return local_label(cuda_version(toolkit) if toolkit else None)
 
 
 def facts(cfg: Config) -> dict[str, str]:

@@ -32,7 +32,6 @@ import re
 import shutil
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 from setuptools import Extension, setup
@@ -40,7 +39,7 @@ from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))  # setuptools' PEP 517 backend does not add it
-import extconfig  # noqa: E402  (the one reader of pyproject.toml)
+import extconfig  # noqa: E402  (the one reader of pyproject.toml; finds the toolkit)
 
 CONFIG = extconfig.load(ROOT)
 NAME = CONFIG.name
@@ -52,67 +51,6 @@ TORCH_TARGET = CONFIG.torch_target
 
 def log(msg: str) -> None:
     print(f"[{NAME} build] {msg}", flush=True)
-
-
-def has_cuda_headers(root: Path) -> bool:
-    return any((root / p / "cuda_runtime.h").exists()
-               for p in ("include", "targets/x86_64-linux/include", "targets/sbsa-linux/include"))
-
-
-def pip_toolkit_roots() -> list[Path]:
-    """nvcc from pip's cuda-toolkit wheels (site-packages/nvidia/cu13)."""
-    roots = []
-    for site in {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], *sys.path}:
-        roots += sorted(Path(site).glob("nvidia/cu1*"), reverse=True) if site else []
-    return roots
-
-
-def factory_toolkit_roots() -> list[Path]:
-    """Toolkits the factory installed under build/toolchains/cuda-<version>/
-    (pip's wheels in nvidia/cu<major>/, or a toolkit unpacked at the top),
-    newest version first."""
-    def version(path: Path) -> tuple[int, ...]:
-        return tuple(int(v) for v in re.findall(r"\d+", path.name))
-
-    roots = []
-    for base in sorted((ROOT / "build" / "toolchains").glob("cuda-*"), key=version, reverse=True):
-        roots += [base, *sorted(base.glob("nvidia/cu1*"), reverse=True)]
-    return roots
-
-
-def find_cuda() -> tuple[Path | None, str]:
-    """(toolkit root, why) — root is None for a CPU-only build."""
-    if os.environ.get(f"{ENV_PREFIX}_CPU_ONLY", "") not in ("", "0"):
-        return None, f"{ENV_PREFIX}_CPU_ONLY is set"
-    candidates: list[tuple[Path, str]] = []
-    for var in ("CUDA_HOME", "CUDA_PATH"):
-        if os.environ.get(var):
-            candidates.append((Path(os.environ[var]), f"${var}"))
-    on_path = shutil.which("nvcc")
-    if on_path:
-        candidates.append((Path(on_path).resolve().parent.parent, "nvcc on PATH"))
-    candidates += [(root, "pip's cuda-toolkit wheel") for root in pip_toolkit_roots()]
-    candidates.append((Path("/usr/local/cuda"), "/usr/local/cuda"))
-    candidates += [(root, "the factory's build/toolchains") for root in factory_toolkit_roots()]
-    for root, origin in candidates:
-        if (root / "bin" / "nvcc").exists() and has_cuda_headers(root):
-            return root, origin
-        if (root / "bin" / "nvcc").exists():
-            log(f"skipping {root / 'bin' / 'nvcc'} ({origin}): no CUDA headers beside it "
-                "(a wrapper script? set CUDA_HOME to the toolkit root)")
-    return None, ("no nvcc found (looked in $CUDA_HOME, PATH, pip's nvidia/cu1* wheels, "
-                  "/usr/local/cuda, build/toolchains/cuda-*); install one with "
-                  "pip install 'cuda-toolkit[nvcc,cudart,cccl]==13.0.*', or let "
-                  "`./ci/factory build` install it, for a CUDA build")
-
-
-def cuda_version(root: Path) -> str:
-    out = subprocess.run([str(root / "bin" / "nvcc"), "--version"], check=True,
-                         capture_output=True, text=True).stdout
-    match = re.search(r"release (\d+)\.(\d+)", out)
-    if not match:
-        raise RuntimeError(f"cannot read the CUDA version from `nvcc --version`:\n{out}")
-    return f"{match[1]}.{match[2]}"
 
 
 def fix_pip_toolkit_layout(root: Path) -> None:
@@ -198,9 +136,10 @@ def build_tools() -> tuple[str, str]:
     return tools[0], tools[1]
 
 
-CUDA_ROOT, CUDA_ORIGIN = find_cuda()
-CUDA_VERSION = cuda_version(CUDA_ROOT) if CUDA_ROOT else None
-LOCAL_LABEL = "cu" + CUDA_VERSION.replace(".", "") if CUDA_VERSION else "cpu"
+# The factory asks extconfig the same question for the variant a build makes.
+CUDA_ROOT, CUDA_ORIGIN = extconfig.find_cuda(os.environ, ROOT, log)
+CUDA_VERSION = extconfig.cuda_version(CUDA_ROOT) if CUDA_ROOT else None
+LOCAL_LABEL = extconfig.local_label(CUDA_VERSION)
 
 
 class CMakeBuild(build_ext):

@@ -4,7 +4,8 @@ Verbs run in the order given; the first failure stops the chain (exit 1).
   build    wheels into dist/ (host build, or cibuildwheel where a container engine works)
   repair   auditwheel repair dist/ -> wheelhouse/ (torch and CUDA libraries excluded)
   verify   release checks on wheelhouse/ wheels, one table row per wheel
-  test     the test suite against each wheel in fresh venvs (build/venvs/)
+  test     the product suite (tests/) against each wheel in venvs (build/venvs/), then
+           the factory's own tests (ci/tests/, tools/) from the factory's environment
   index    PEP 503 simple index per variant in index/<label>/simple/
   publish  twine upload of wheelhouse/ wheels (credentials from the environment)
   wheel    = build repair verify
@@ -32,7 +33,9 @@ from .repair import repair
 from .runtests import test
 from .verify import verify
 
-VERBS = ("build", "repair", "verify", "test", "index", "publish", "wheel", "all")
+VERB_FUNCTIONS = {"build": build, "repair": repair, "verify": verify, "test": test, "index": index,
+                  "publish": publish}
+VERBS = (*VERB_FUNCTIONS, "wheel", "all")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -57,9 +60,12 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--jobs", help="parallel compile jobs (MAX_JOBS)")
     g = p.add_argument_group("test")
     g.add_argument("--torch", help="torch version(s) to test with, comma separated "
-                                   "(default: the one pinned in ci/requirements.txt)")
+                                   "(default: the factory's, pinned in ci/constraints.txt)")
     g.add_argument("--pythons", help="'all' (every CPython 3.10-3.14 found), or a comma list of 3.X "
                                      "or interpreter paths (default: the factory's interpreter)")
+    g.add_argument("--suites", default="product,factory",
+                   help="product (tests/, in the test venvs), factory (ci/tests and tools/, from the "
+                        "factory's environment), or both (the default)")
     g.add_argument("--allow-download", action="store_true",
                    help="with --pythons all: also test Pythons whose torch is not on local disk")
     g = p.add_argument_group("index")
@@ -108,6 +114,7 @@ def main(argv: list[str]) -> int:
         at = argv.index("--")
         argv, extra = argv[:at], argv[at + 1:]
     args = parser().parse_intermixed_args(argv)
+    args.pytest_args = extra
     # ci/factory runs us from the repository root; paths are relative to where it was called.
     here = Path(os.environ.get("CI_FACTORY_CALLER_CWD", "."))
     args.wheel = [here / w for w in args.wheel]
@@ -124,20 +131,9 @@ def main(argv: list[str]) -> int:
     for verb in verbs:
         start = time.monotonic()
         try:
-            ok = True
-            if verb == "build":
-                build(proj, args.backend, args.cpu, args.cuda, args.toolkit, args.archs, args.jobs)
-            elif verb == "repair":
-                repair(proj, args.wheel)
-            elif verb == "verify":
-                ok = verify(proj, args.wheel)
-            elif verb == "test":
-                ok = test(proj, args.wheel, args.torch, args.pythons, args.allow_download, extra)
-            elif verb == "index":
-                index(proj, args.wheel, args.index_dir)
-            elif verb == "publish":
-                publish(proj, args.wheel, args.repository_url, args.repository, args.skip_existing,
-                        args.retries)
+            # Every verb takes the project and the parsed options (args).
+            result = VERB_FUNCTIONS[verb](proj, args)
+            ok = result is not False  # verify and test answer True/False, the others raise
         except FactoryError as e:
             print(project.scrub(f"[factory] error in {verb}: {e}"), file=sys.stderr, flush=True)
             ok = False

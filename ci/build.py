@@ -3,8 +3,9 @@
 The host backend runs `python -m build --wheel --no-isolation` in the
 factory's environment with SOURCE_DATE_EPOCH set, one build directory per
 variant (build/wheel-<label>/) so a +cpu wheel never picks up a CUDA library
-left by an earlier build. Which variant a build produces is asked of setup.py
-itself (`setup.py --version`), so nvcc is looked for in one place only.
+left by an earlier build. Which variant a build produces is asked of the
+build configuration setup.py uses (extconfig.build_label), so nvcc is looked
+for in one place only.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from pathlib import Path
 
 import extconfig
 
-from .project import (FactoryError, Project, human_size, link_glibc, log, run, source_date_epoch,
-                      step)
+from .project import (FactoryError, Project, copy_worktree, human_size, link_glibc, log, run,
+                      source_date_epoch, step)
 
 
 
@@ -48,18 +49,16 @@ def container_engine() -> str | None:
 
 def probe_label(proj: Project, env: dict[str, str]) -> str:
     """The local label setup.py would give a build with `env` (+cu130/+cpu)."""
-    out = subprocess.run([sys.executable, "setup.py", "--version"], cwd=proj.root,
-                         env={**os.environ, **env}, capture_output=True, text=True)
-    version = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
-    if out.returncode != 0 or "+" not in version:
-        raise FactoryError(f"`setup.py --version` failed (exit {out.returncode}):\n{out.stdout}{out.stderr}")
-    return version.split("+", 1)[1]
+    try:
+        return extconfig.build_label({**os.environ, **env}, proj.root)
+    except (OSError, subprocess.CalledProcessError, RuntimeError) as e:
+        raise FactoryError(f"cannot tell which CUDA toolkit a build would use: {e}") from None
 
 
 def cuda_label(version: str) -> str:
     if not re.fullmatch(r"\d+\.\d+", version):
         raise FactoryError(f"--cuda wants MAJOR.MINOR like 13.0, not {version!r}")
-    return "cu" + version.replace(".", "")
+    return extconfig.local_label(version)
 
 
 def torch_cuda_version() -> str | None:
@@ -207,10 +206,16 @@ def cibuildwheel_image(proj: Project) -> str:
     """The CUDA build image for cibuildwheel (the caller's
     CIBW_MANYLINUX_X86_64_IMAGE wins): named after the project, tagged with
     docker/Dockerfile's CUDA_VERSION."""
-    from .container import arg_default
-
     return (os.environ.get("CIBW_MANYLINUX_X86_64_IMAGE")
             or f"{proj.image}:{arg_default(proj.root / 'docker' / 'Dockerfile', 'CUDA_VERSION')}")
+
+
+def arg_default(containerfile: Path, name: str) -> str:
+    """The default of `ARG name=...` in a Dockerfile (docker/Dockerfile's CUDA_VERSION)."""
+    match = re.search(rf"^\s*ARG\s+{name}=(\S+)", containerfile.read_text(), re.M)
+    if not match:
+        raise FactoryError(f"{containerfile} declares no default for ARG {name}")
+    return match[1]
 
 
 def image_present(engine: str, image: str) -> bool:
@@ -236,9 +241,11 @@ def choose_backend(proj: Project) -> tuple[str, str]:
     return "cibuildwheel", f"{engine} works and has {image}"
 
 
-def build(proj: Project, backend: str, cpu: bool, cuda: str | None, toolkit: str,
-          archs: str | None, jobs: str | None) -> list[Path]:
+def build(proj: Project, args) -> list[Path]:
+    """args: the command line's --backend, --cpu, --cuda, --toolkit, --archs, --jobs."""
     step("build")
+    backend, cpu, cuda, toolkit, archs, jobs = (args.backend, args.cpu, args.cuda, args.toolkit,
+                                                args.archs, args.jobs)
     if backend == "auto":
         backend, why = choose_backend(proj)
         log(f"backend: {backend} ({why})")
@@ -262,9 +269,8 @@ def build(proj: Project, backend: str, cpu: bool, cuda: str | None, toolkit: str
         env.update(CIBW_MANYLINUX_X86_64_IMAGE=image, CIBW_MANYLINUX_AARCH64_IMAGE=image)
         # cibuildwheel copies its whole working directory into the container:
         # give it the tree alone, not .venv (GBs) and build/.
-        from .container import scratch_tree
         with tempfile.TemporaryDirectory(prefix=f"{proj.import_name}-cibw-") as tmp:
-            tree = scratch_tree(proj, Path(tmp) / "tree")
+            tree = copy_worktree(proj, Path(tmp) / "tree", with_git=True)
             run([sys.executable, "-m", "cibuildwheel", "--platform", "linux", "--output-dir",
                  str(proj.dist_dir)], env=env, cwd=tree)
         return sorted(proj.dist_dir.glob("*.whl"))

@@ -62,6 +62,53 @@ def arch() -> tuple[str, str, str]:
     return ARCHS[machine]
 
 
+def os_release() -> dict[str, str]:
+    out = {}
+    for line in Path("/etc/os-release").read_text().splitlines():
+        if "=" in line:
+            key, value = line.split("=", 1)
+            out[key] = value.strip().strip('"')
+    return out
+
+
+def apt_entries() -> list[tuple[list[str], list[str]]]:
+    """(URIs, suites) of the host's apt sources, deb822 and one-line format."""
+    entries = []
+    sources_d = Path("/etc/apt/sources.list.d")
+    for path in sorted(sources_d.glob("*.sources")) if sources_d.is_dir() else []:
+        for para in re.split(r"\n\s*\n", path.read_text()):
+            fields: dict[str, str] = {}
+            for line in para.splitlines():
+                if line.strip().startswith("#") or ":" not in line:
+                    continue
+                key, value = line.split(":", 1)
+                fields[key.strip().lower()] = value.strip()
+            if "deb" in fields.get("types", "").split() and fields.get("uris"):
+                entries.append((fields["uris"].split(), fields.get("suites", "").split()))
+    lists = [Path("/etc/apt/sources.list")] + (sorted(sources_d.glob("*.list")) if sources_d.is_dir() else [])
+    for path in lists:
+        if not path.is_file():
+            continue
+        for line in path.read_text().splitlines():
+            words = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()
+            if len(words) >= 3 and words[0] == "deb":
+                entries.append(([words[1]], [words[2]]))
+    return entries
+
+
+def debian_source() -> tuple[str, str]:
+    """(mirror URI, suite) of the host's apt source for its own release
+    (os-release VERSION_CODENAME): where Debian packages and debootstrap
+    trees come from here."""
+    suite = os_release().get("VERSION_CODENAME", "")
+    if not suite:
+        raise FactoryError("/etc/os-release has no VERSION_CODENAME: not a Debian-like host")
+    for uris, suites in apt_entries():
+        if suite in suites:
+            return uris[0], suite
+    raise FactoryError(f"no apt source for suite {suite!r} in /etc/apt/sources.list(.d)")
+
+
 class Apt:
     """apt-get / apt-cache with a private state for one Debian suite."""
 
@@ -83,8 +130,6 @@ class Apt:
         ]
 
     def setup(self) -> None:
-        from .container import debian_source
-
         if not shutil.which("apt-get"):
             raise FactoryError("apt-get is not here: the CUDA 12 toolkit comes from Debian's "
                                "archive; on other systems install a CUDA 12 toolkit and set CUDA_HOME")

@@ -60,10 +60,11 @@ def root_page(simple: Path) -> None:
     (simple / "index.html").write_text(PAGE.format(title="Simple index", links=links))
 
 
-def index(proj: Project, explicit: list[Path] | None = None, out: Path | None = None) -> list[Path]:
+def index(proj: Project, args) -> list[Path]:
+    """args: --wheel (default: wheelhouse/'s wheels), --index-dir (default: index/)."""
     step("index")
-    out = Path(out or proj.index_dir)
-    wheels = select(proj, proj.wheelhouse, explicit)
+    out = Path(args.index_dir or proj.index_dir)
+    wheels = select(proj, proj.wheelhouse, args.wheel)
     if not wheels:
         raise FactoryError(f"no {proj.name} {proj.version} wheels in {proj.wheelhouse}: run `repair` first")
     simples = []

@@ -201,6 +201,6 @@ def new_op(proj: Project, name: str) -> list[str]:
     written = [str(p.relative_to(proj.root)) for p in files] + ["pkg/_fake.py", "pkg/ops.py"]
     for rel in written:
         log(f"wrote {rel}")
-    log(f"next: ./ci/factory build --cpu && ./ci/factory test -- -k {name}; then replace the toy "
+    log(f"next: ./ci/factory build --cpu && ./ci/factory test --suites product -- -k {name}; then replace the toy "
         "kernel (README: Add an op)")
     return written

@@ -102,7 +102,7 @@ def ensure_tree(proj: Project) -> Path:
     if os.geteuid() != 0:
         raise CannotHere("debootstrap needs root (it creates device nodes and chowns files)")
     ensure_debootstrap()
-    from .container import debian_source
+    from .debcuda import debian_source
 
     mirror, _ = debian_source()
     root.parent.mkdir(parents=True, exist_ok=True)

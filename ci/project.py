@@ -205,10 +205,12 @@ def torch_lib_dir() -> Path:
 
 
 
-
-def copy_worktree(proj: Project, dst: Path) -> Path:
+def copy_worktree(proj: Project, dst: Path, with_git: bool = False) -> Path:
     """Copy the working tree as it is (tracked and untracked files that git
-    does not ignore) to `dst`: a scratch checkout that includes current work."""
+    does not ignore) to `dst`: a scratch checkout that includes current work
+    without the GBs of .venv and build/. with_git: .git too (setup.py records
+    the commit and whether the tree is dirty), for cibuildwheel, which copies
+    its whole working directory into the container."""
     import shutil
 
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -218,4 +220,6 @@ def copy_worktree(proj: Project, dst: Path) -> Path:
         if src.is_file():
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst / rel)
+    if with_git and (proj.root / ".git").is_dir():
+        shutil.copytree(proj.root / ".git", dst / ".git", symlinks=True)
     return dst

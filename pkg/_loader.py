@@ -151,12 +151,19 @@ def install_command(info: dict, cuda: str) -> str:
             f"(from the {label(cuda)} index, e.g. --index-url <index>/{label(cuda)}/simple)")
 
 
+def cpu_by_choice(info: dict) -> bool:
+    """A +cpu build, or a CPU-only torch: the CPU kernels are what the user chose."""
+    return not info["cuda"] or torch.version.cuda is None
+
+
 def cuda_problem(info: dict) -> str | None:
-    """Why the CUDA library should not be loaded, or None to load it."""
+    """None if the CUDA library can be loaded here, else why not (always a
+    message). The CPU-by-choice cases say so too; only the others are worth a
+    warning (load_libraries)."""
     if not info["cuda"]:
-        return None  # a +cpu build: nothing to say
+        return "this is a CPU-only (+cpu) build"
     if torch.version.cuda is None:
-        return ""  # CPU-only torch: the CPU kernels are what the user wants
+        return f"torch {torch.__version__} is a CPU-only build"
     driver = cuda_driver_version()
     need = _version_tuple(info["cuda"])
     if driver is not None and driver[0] < need[0]:
@@ -181,10 +188,9 @@ def load_libraries(info: dict) -> bool:
         )
     _load(info, "cpu")
     problem = cuda_problem(info)
-    if not info["cuda"] or problem == "":
-        return False
     if problem:
-        warnings.warn(f"{info['name']}: CUDA kernels disabled: {problem}", CudaUnavailableWarning, 2)
+        if not cpu_by_choice(info):
+            warnings.warn(f"{info['name']}: CUDA kernels disabled: {problem}", CudaUnavailableWarning, 2)
         return False
     _load(info, "cuda")
     if torch.cuda.is_initialized():

@@ -108,6 +108,18 @@ def test_bare_module_run_means_info_and_ends_with_a_verdict(tmp_path):
         assert re.fullmatch(r"verdict: CPU only: .+", last), last
 
 
+def test_cuda_problem_is_none_or_a_message(monkeypatch):
+    """One contract: None means the CUDA library can be loaded, anything else
+    is a message saying why not (the CPU-only cases too, never "")."""
+    monkeypatch.setattr(_loader, "cuda_driver_version", lambda: (13, 1))
+    cuda_build = {"name": NAME, "version": "0.1.0+cu130", "cuda": "13.0", "cuda_variants": ["13.0"]}
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    assert _loader.cuda_problem(cuda_build) is None
+    assert "CPU-only (+cpu) build" in _loader.cuda_problem({**cuda_build, "cuda": None})
+    monkeypatch.setattr(torch.version, "cuda", None)
+    assert "is a CPU-only build" in _loader.cuda_problem(cuda_build)
+
+
 @pytest.mark.parametrize("driver, built, names", [
     ((12, 8), "13.0", "+cu124"),   # a CUDA 12 driver and the +cu130 wheel: the +cu124 one is the fix
     ((11, 8), "12.4", None),       # older than every variant: only a driver upgrade helps

@@ -1,5 +1,6 @@
 #pragma once
-// Device code of the search passes; included only by search_d*.cu.
+// Device code of the search passes; included only by the search_d*_f*.cu units
+// CMakeLists.txt generates (one per point dimension x distance type).
 #include "../arith.h"
 #include "search.h"
 
@@ -196,23 +197,18 @@ static __device__ void warp_bitonic_sort(T* a, int32_t n, int lane) {
   }
 }
 
-// One warp per query cell; kFill selects the pass. The warp lists the cell's
-// candidates (slots of the neighbouring cells) in its shared-memory region as
-// key[c] = (original x index << 32) | slot, sorted by key for the fill pass
-// (so hits come out in index order), and tests them against each query of
-// the cell, 32 per step.
-template <int DIM, typename acc_t, bool kFill>
-static __global__ void __launch_bounds__(kCellWarps * 32)
-cell_warps(Scan<acc_t> s, int32_t* __restrict__ found, int64_t* __restrict__ keep,
-           const int64_t* __restrict__ offset, int64_t* __restrict__ centre,
-           int64_t* __restrict__ neighbour) {
-  using bits_t = decltype(order_bits(acc_t(0)));
-  const int lane = threadIdx.x & 31;
-  const int64_t cell = int64_t(blockIdx.x) * kCellWarps + (threadIdx.x >> 5);
-  if (cell >= s.g.num_cells) return;  // warp-uniform from here on
-  const int32_t q_begin = s.ystart[cell], q_end = s.ystart[cell + 1];
-  if (q_begin == q_end) return;
+template <typename acc_t>
+using bits_t = decltype(order_bits(acc_t(0)));
 
+// Lists the candidates of query cell `cell` (the slots of its neighbouring
+// cells) in the warp's shared-memory region as
+// key[c] = (original x index << 32) | slot, sorted by key for the fill pass
+// (so hits come out in index order). Returns their number, or -1 if they
+// overflow s.cap: the count pass then flags the cell big, for the per-query
+// kernels. Warp-uniform.
+template <typename acc_t, bool kFill>
+static __device__ __forceinline__ int32_t list_candidates(const Scan<acc_t>& s, int64_t cell, int lane,
+                                                          unsigned long long* key) {
   // Lane i (< 9) reads the slot range of the i-th row of neighbouring cells.
   int64_t c[kMaxGridDims], lo[kMaxGridDims], hi[kMaxGridDims], rest = cell;
   for (int d = 0; d < kMaxGridDims; ++d) {
@@ -240,12 +236,8 @@ cell_warps(Scan<acc_t> s, int32_t* __restrict__ found, int64_t* __restrict__ kee
       s.big[cell] = 1;
       *s.any_big = 1;
     }
-    return;
+    return -1;
   }
-  extern __shared__ unsigned long long smem[];
-  const size_t per_warp = cell_warp_bytes<acc_t>(s.cap, kFill) / sizeof(unsigned long long);
-  unsigned long long* key = smem + (threadIdx.x >> 5) * per_warp;
-  bits_t* dist = reinterpret_cast<bits_t*>(key + s.cap);  // fill pass, k-limited queries
   for (int32_t base = 0; base < count; base += 32) {
     const int32_t cand = base + lane;
     int row = 0;
@@ -264,138 +256,206 @@ cell_warps(Scan<acc_t> s, int32_t* __restrict__ found, int64_t* __restrict__ kee
   } else {
     __syncwarp();
   }
+  return count;
+}
 
+// What lane l of a cell warp holds about query qbase + l of the 32 it handles
+// at a time.
+template <int DIM, typename acc_t>
+struct QueryLane {
+  static constexpr int QD = DIM > 0 ? DIM : 1;  // coordinates held in registers
+  int32_t t;      // cell-order slot
+  int64_t qi;     // original index
+  acc_t q[QD];    // coordinates (DIM > 0; runtime D reads them from s.yc)
+  int64_t pos;    // fill: the next output slot
+  int64_t n;      // fill: hits kept
+  int32_t found;  // count: hits so far; fill: the count pass's total
+};
+
+template <int DIM, typename acc_t, bool kFill>
+static __device__ __forceinline__ QueryLane<DIM, acc_t> load_query(const Scan<acc_t>& s, int32_t qbase, int nq,
+                                                                   int lane, const int32_t* __restrict__ found,
+                                                                   const int64_t* __restrict__ offset) {
+  QueryLane<DIM, acc_t> me;
+  me.t = qbase + (lane < nq ? lane : 0);
+  me.qi = s.yi[me.t];
+  if constexpr (DIM > 0) {
+#pragma unroll
+    for (int d = 0; d < DIM; ++d) me.q[d] = s.yc[int64_t(me.t) * DIM + d];
+  }
+  me.pos = 0;
+  me.n = 0;
+  me.found = 0;
+  if (kFill) {
+    me.pos = offset[me.qi];
+    me.n = offset[me.qi + 1] - me.pos;
+    me.found = found[me.qi];
+  }
+  return me;
+}
+
+// Tests the `count` listed candidates against the queries of the lanes in
+// `sweep`: candidates outside (each lane loads its candidate once per cell),
+// queries inside (their data broadcast by shuffles), hits counted with
+// ballots. Count pass: each query's lane adds its hits to me.found; fill
+// pass: the hits are written from the query's me.pos on, in index order.
+template <int DIM, typename acc_t, bool kFill>
+static __device__ __forceinline__ void sweep_queries(const Scan<acc_t>& s, const unsigned long long* key,
+                                                     int32_t count, int lane, unsigned sweep,
+                                                     QueryLane<DIM, acc_t>& me, int64_t* __restrict__ centre,
+                                                     int64_t* __restrict__ neighbour) {
+  constexpr int QD = QueryLane<DIM, acc_t>::QD;
   const int64_t dim = DIM > 0 ? DIM : s.dim;
-  constexpr int QD = DIM > 0 ? DIM : 1;  // coordinates held in registers
   const unsigned below_lane = (1u << lane) - 1;
-  // Queries go 32 at a time: lane l holds query qbase + l's data, and the
-  // sweep runs candidates outside (each lane loads its candidate once per
-  // cell) and queries inside (their data broadcast by shuffles).
-  for (int32_t qbase = q_begin; qbase < q_end; qbase += 32) {
-    const int nq = q_end - qbase < 32 ? q_end - qbase : 32;
-    const int32_t my_t = qbase + (lane < nq ? lane : 0);
-    const int64_t my_qi = s.yi[my_t];
-    acc_t my_q[QD];
+  for (int32_t base = 0; base < count; base += 32) {
+    const int32_t cand = base + lane;
+    const bool valid = cand < count;
+    const unsigned long long kv = valid ? key[cand] : 0ULL;
+    const int64_t xj = int64_t(kv >> 32);
+    const acc_t* xp = s.xc + int64_t(kv & 0xffffffffu) * dim;
+    acc_t xr[QD];
     if constexpr (DIM > 0) {
 #pragma unroll
-      for (int d = 0; d < DIM; ++d) my_q[d] = s.yc[int64_t(my_t) * DIM + d];
+      for (int d = 0; d < DIM; ++d) xr[d] = valid ? xp[d] : acc_t(0);
+      xp = xr;
     }
-    int64_t my_pos = 0, my_n = 0;
-    int32_t my_found = 0;
-    if (kFill) {
-      my_pos = offset[my_qi];
-      my_n = offset[my_qi + 1] - my_pos;
-      my_found = found[my_qi];
-    }
-    // Fill: queries keeping fewer hits than they have are done separately.
-    const bool my_sweep = lane < nq && (!kFill || (my_n > 0 && my_found == my_n));
-    const unsigned sweep = __ballot_sync(kFullMask, my_sweep);
-
-    for (int32_t base = 0; base < count; base += 32) {
-      const int32_t cand = base + lane;
-      const bool valid = cand < count;
-      const unsigned long long kv = valid ? key[cand] : 0ULL;
-      const int64_t xj = int64_t(kv >> 32);
-      const acc_t* xp = s.xc + int64_t(kv & 0xffffffffu) * dim;
-      acc_t xr[QD];
+    for (unsigned rest_q = sweep; rest_q; rest_q &= rest_q - 1) {
+      const int i = __ffs(rest_q) - 1;
+      const int64_t qi = kFill || s.ignore_same_index ? __shfl_sync(kFullMask, me.qi, i) : 0;
+      acc_t qv[QD];
+      const acc_t* q = qv;
       if constexpr (DIM > 0) {
 #pragma unroll
-        for (int d = 0; d < DIM; ++d) xr[d] = valid ? xp[d] : acc_t(0);
-        xp = xr;
+        for (int d = 0; d < DIM; ++d) qv[d] = __shfl_sync(kFullMask, me.q[d], i);
+      } else {
+        q = s.yc + int64_t(__shfl_sync(kFullMask, me.t, i)) * dim;
       }
-      for (unsigned rest_q = sweep; rest_q; rest_q &= rest_q - 1) {
-        const int i = __ffs(rest_q) - 1;
-        const int64_t qi = kFill || s.ignore_same_index ? __shfl_sync(kFullMask, my_qi, i) : 0;
-        acc_t qv[QD];
-        const acc_t* q = qv;
-        if constexpr (DIM > 0) {
-#pragma unroll
-          for (int d = 0; d < DIM; ++d) qv[d] = __shfl_sync(kFullMask, my_q[d], i);
-        } else {
-          q = s.yc + int64_t(__shfl_sync(kFullMask, my_t, i)) * dim;
-        }
-        const bool h = valid && !(s.ignore_same_index && xj == qi) && dist2<DIM>(xp, q, dim) < s.r2;
-        const unsigned m = __ballot_sync(kFullMask, h);
-        const int64_t pos = kFill ? __shfl_sync(kFullMask, my_pos, i) : 0;
-        if (kFill && h) {
-          const int64_t p = pos + __popc(m & below_lane);
-          neighbour[p] = xj;
-          centre[p] = qi;
-        }
-        if (lane == i) {
-          if (kFill) my_pos += __popc(m); else my_found += __popc(m);
-        }
+      const bool h = valid && !(s.ignore_same_index && xj == qi) && dist2<DIM>(xp, q, dim) < s.r2;
+      const unsigned m = __ballot_sync(kFullMask, h);
+      const int64_t pos = kFill ? __shfl_sync(kFullMask, me.pos, i) : 0;
+      if (kFill && h) {
+        const int64_t p = pos + __popc(m & below_lane);
+        neighbour[p] = xj;
+        centre[p] = qi;
+      }
+      if (lane == i) {
+        if (kFill) me.pos += __popc(m); else me.found += __popc(m);
       }
     }
+  }
+}
+
+// Fill pass, the queries of the lanes in `limited` (more hits than they
+// keep): the n nearest, ties to the smaller index. Caches the hits'
+// squared-distance bits in dist (misses: ~0), finds the n-th smallest
+// distance by binary search over its bits, and, if the ties there do not all
+// fit, the largest index to take among them; writes them from me.pos on, in
+// index order.
+template <int DIM, typename acc_t>
+static __device__ __forceinline__ void select_nearest(const Scan<acc_t>& s, const unsigned long long* key,
+                                                      bits_t<acc_t>* dist, int32_t count, int lane,
+                                                      unsigned limited, const QueryLane<DIM, acc_t>& me,
+                                                      int64_t* __restrict__ centre,
+                                                      int64_t* __restrict__ neighbour) {
+  using bits = bits_t<acc_t>;
+  const int64_t dim = DIM > 0 ? DIM : s.dim;
+  const unsigned below_lane = (1u << lane) - 1;
+  for (unsigned rest_q = limited; rest_q; rest_q &= rest_q - 1) {
+    const int i = __ffs(rest_q) - 1;
+    const int64_t qi = __shfl_sync(kFullMask, me.qi, i);
+    int64_t pos = __shfl_sync(kFullMask, me.pos, i);
+    const int64_t n = __shfl_sync(kFullMask, me.n, i);
+    const acc_t* q = s.yc + int64_t(__shfl_sync(kFullMask, me.t, i)) * dim;
+    for (int32_t cand = lane; cand < count; cand += 32) {
+      const unsigned long long kv = key[cand];
+      const acc_t d2 = dist2<DIM>(s.xc + int64_t(kv & 0xffffffffu) * dim, q, dim);
+      const bool h = !(s.ignore_same_index && int64_t(kv >> 32) == qi) && d2 < s.r2;
+      dist[cand] = h ? order_bits(d2) : ~bits(0);
+    }
+    __syncwarp();
+    // How many candidates pass pred (a warp-uniform count).
+    auto count_if = [&](auto pred) {
+      int32_t m = 0;
+      for (int32_t base = 0; base < count; base += 32) {
+        m += __popc(__ballot_sync(kFullMask, base + lane < count && pred(base + lane)));
+      }
+      return m;
+    };
+    bits lo_bits = 0, hi_bits = order_bits(s.r2);
+    while (lo_bits < hi_bits) {
+      const bits mid = lo_bits + (hi_bits - lo_bits) / 2;
+      if (count_if([&](int32_t c) { return dist[c] <= mid; }) >= n) hi_bits = mid; else lo_bits = mid + 1;
+    }
+    const bits threshold = lo_bits;
+    const int32_t ties_wanted = int32_t(n) - count_if([&](int32_t c) { return dist[c] < threshold; });
+    int64_t max_tie_index = INT64_MAX;
+    if (count_if([&](int32_t c) { return dist[c] == threshold; }) > ties_wanted) {
+      int64_t lo_i = 0, hi_i = INT32_MAX;
+      while (lo_i < hi_i) {
+        const int64_t mid = lo_i + (hi_i - lo_i) / 2;
+        const int32_t m = count_if([&](int32_t c) {
+          return dist[c] == threshold && int64_t(key[c] >> 32) <= mid;
+        });
+        if (m >= ties_wanted) hi_i = mid; else lo_i = mid + 1;
+      }
+      max_tie_index = lo_i;
+    }
+    for (int32_t base = 0; base < count; base += 32) {
+      const int32_t cand = base + lane;
+      const bits b = cand < count ? dist[cand] : ~bits(0);
+      const int64_t xj = cand < count ? int64_t(key[cand] >> 32) : 0;
+      const bool take = b < threshold || (b == threshold && xj <= max_tie_index);
+      const unsigned taken = __ballot_sync(kFullMask, take);
+      if (take) {
+        const int64_t p = pos + __popc(taken & below_lane);
+        neighbour[p] = xj;
+        centre[p] = qi;
+      }
+      pos += __popc(taken);
+    }
+    __syncwarp();  // dist[] is rewritten by the next query
+  }
+}
+
+// One warp per query cell; kFill selects the pass. The warp lists the cell's
+// candidates once (list_candidates), then takes the cell's queries 32 at a
+// time: all of them in the count pass, in the fill pass those that keep every
+// hit (sweep_queries) and then those that keep only the k nearest
+// (select_nearest).
+template <int DIM, typename acc_t, bool kFill>
+static __global__ void __launch_bounds__(kCellWarps * 32)
+cell_warps(Scan<acc_t> s, int32_t* __restrict__ found, int64_t* __restrict__ keep,
+           const int64_t* __restrict__ offset, int64_t* __restrict__ centre,
+           int64_t* __restrict__ neighbour) {
+  const int lane = threadIdx.x & 31;
+  const int64_t cell = int64_t(blockIdx.x) * kCellWarps + (threadIdx.x >> 5);
+  if (cell >= s.g.num_cells) return;  // warp-uniform from here on
+  const int32_t q_begin = s.ystart[cell], q_end = s.ystart[cell + 1];
+  if (q_begin == q_end) return;
+
+  extern __shared__ unsigned long long smem[];
+  const size_t per_warp = cell_warp_bytes<acc_t>(s.cap, kFill) / sizeof(unsigned long long);
+  unsigned long long* key = smem + (threadIdx.x >> 5) * per_warp;
+  bits_t<acc_t>* dist = reinterpret_cast<bits_t<acc_t>*>(key + s.cap);  // fill pass, k-limited queries
+  const int32_t count = list_candidates<acc_t, kFill>(s, cell, lane, key);
+  if (count < 0) return;  // left to the per-query kernels
+
+  for (int32_t qbase = q_begin; qbase < q_end; qbase += 32) {
+    const int nq = q_end - qbase < 32 ? q_end - qbase : 32;
+    QueryLane<DIM, acc_t> me = load_query<DIM, acc_t, kFill>(s, qbase, nq, lane, found, offset);
+    // Fill: queries keeping fewer hits than they have are done separately.
+    const bool my_sweep = lane < nq && (!kFill || (me.n > 0 && me.found == me.n));
+    sweep_queries<DIM, acc_t, kFill>(s, key, count, lane, __ballot_sync(kFullMask, my_sweep), me, centre,
+                                     neighbour);
     if (!kFill) {
       if (lane < nq) {
-        found[my_qi] = my_found;
-        keep[my_qi] = s.k >= 0 && my_found > s.k ? s.k : my_found;
+        found[me.qi] = me.found;
+        keep[me.qi] = s.k >= 0 && me.found > s.k ? s.k : me.found;
       }
       continue;
     }
-
-    // Queries with more hits than they keep: the n nearest, ties to the
-    // smaller index. Cache the hits' squared-distance bits (misses: ~0), find
-    // the n-th smallest distance by binary search over its bits, and, if the
-    // ties there do not all fit, the largest index to take among them.
-    const unsigned limited = __ballot_sync(kFullMask, lane < nq && my_n > 0 && my_found > my_n);
-    for (unsigned rest_q = limited; rest_q; rest_q &= rest_q - 1) {
-      const int i = __ffs(rest_q) - 1;
-      const int64_t qi = __shfl_sync(kFullMask, my_qi, i);
-      int64_t pos = __shfl_sync(kFullMask, my_pos, i);
-      const int64_t n = __shfl_sync(kFullMask, my_n, i);
-      const acc_t* q = s.yc + int64_t(__shfl_sync(kFullMask, my_t, i)) * dim;
-      for (int32_t cand = lane; cand < count; cand += 32) {
-        const unsigned long long kv = key[cand];
-        const acc_t d2 = dist2<DIM>(s.xc + int64_t(kv & 0xffffffffu) * dim, q, dim);
-        const bool h = !(s.ignore_same_index && int64_t(kv >> 32) == qi) && d2 < s.r2;
-        dist[cand] = h ? order_bits(d2) : ~bits_t(0);
-      }
-      __syncwarp();
-      // How many candidates pass pred (a warp-uniform count).
-      auto count_if = [&](auto pred) {
-        int32_t m = 0;
-        for (int32_t base = 0; base < count; base += 32) {
-          m += __popc(__ballot_sync(kFullMask, base + lane < count && pred(base + lane)));
-        }
-        return m;
-      };
-      bits_t lo_bits = 0, hi_bits = order_bits(s.r2);
-      while (lo_bits < hi_bits) {
-        const bits_t mid = lo_bits + (hi_bits - lo_bits) / 2;
-        if (count_if([&](int32_t c) { return dist[c] <= mid; }) >= n) hi_bits = mid; else lo_bits = mid + 1;
-      }
-      const bits_t threshold = lo_bits;
-      const int32_t ties_wanted = int32_t(n) - count_if([&](int32_t c) { return dist[c] < threshold; });
-      int64_t max_tie_index = INT64_MAX;
-      if (count_if([&](int32_t c) { return dist[c] == threshold; }) > ties_wanted) {
-        int64_t lo_i = 0, hi_i = INT32_MAX;
-        while (lo_i < hi_i) {
-          const int64_t mid = lo_i + (hi_i - lo_i) / 2;
-          const int32_t m = count_if([&](int32_t c) {
-            return dist[c] == threshold && int64_t(key[c] >> 32) <= mid;
-          });
-          if (m >= ties_wanted) hi_i = mid; else lo_i = mid + 1;
-        }
-        max_tie_index = lo_i;
-      }
-      for (int32_t base = 0; base < count; base += 32) {
-        const int32_t cand = base + lane;
-        const bits_t b = cand < count ? dist[cand] : ~bits_t(0);
-        const int64_t xj = cand < count ? int64_t(key[cand] >> 32) : 0;
-        const bool take = b < threshold || (b == threshold && xj <= max_tie_index);
-        const unsigned taken = __ballot_sync(kFullMask, take);
-        if (take) {
-          const int64_t p = pos + __popc(taken & below_lane);
-          neighbour[p] = xj;
-          centre[p] = qi;
-        }
-        pos += __popc(taken);
-      }
-      __syncwarp();  // dist[] is rewritten by the next query
-    }
-
+    const unsigned limited = __ballot_sync(kFullMask, lane < nq && me.n > 0 && me.found > me.n);
+    select_nearest<DIM, acc_t>(s, key, dist, count, lane, limited, me, centre, neighbour);
   }
 }
 

@@ -1,7 +1,8 @@
 """The repository as a template: what someone who copies it does, done in a
 copy of the tree. Add an op by the recipe (./ci/factory new-op), rename the
 project by editing [project].name alone, install it editable, switch
-variants. Run by `./ci/factory test` (slow: each builds a wheel).
+variants. Run by `./ci/factory test` (slow: each builds a wheel); what runs the
+built wheels is the test venv's interpreter (TEST_PYTHON), a user's environment.
 """
 
 from __future__ import annotations
@@ -11,19 +12,14 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from helpers import (SMALL_GRAPH, clean_env, copy_worktree, factory, out, pip,
-                     skip_module_without_factory)
-from names import IMPORT, NAME, NS
+from helpers import (FACTORY_PYTHON, IMPORT, NAME, NS, SMALL_GRAPH, TEST_PYTHON, WHEEL, clean_env,
+                     copy_worktree, factory, out, pip)
 
 pytestmark = pytest.mark.slow
-
-skip_module_without_factory(also_needs="EXT_WHEEL")
-WHEEL = Path(os.environ["EXT_WHEEL"])
 
 # Where the old name may stay after a rename: prose and history, not code.
 RENAME_ALLOWED = ("README.md", "bench/results/")
@@ -42,7 +38,7 @@ def build_cpu(tree: Path) -> Path:
 
 def run_with(site: Path, code: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     """`code` in a fresh interpreter that imports from `site` first."""
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([str(TEST_PYTHON), "-c", code], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(site)}, timeout=timeout)
 
 
@@ -142,16 +138,12 @@ def test_rename_is_one_value_and_the_renamed_copy_passes_its_suite(tmp_path):
     names = zipfile.ZipFile(built[0]).namelist()
     assert "nebtest/libnebtest_cpu.so" in names and "nebtest/_build_info.json" in names, names
     assert not [n for n in names if old.search(n)], names
-    # The renamed copy's whole product suite, through its own factory.
-    # (Not the factory's own tests: they would run this test again; not the
-    # old-glibc loader test, which debootstraps a second tree.)
-    import torch
+    # The renamed copy's whole product suite, through its own factory (not
+    # the factory's own tests: they would run this test again).
+    from importlib import metadata
 
-    suite = factory("-C", str(tree), "test", "--wheel", str(built[0]), "--torch",
-                    torch.__version__.split("+")[0], "--", "-m", "not container",
-                    f"--ignore={tree / 'tests' / 'test_factory.py'}",
-                    f"--ignore={tree / 'tests' / 'test_template.py'}",
-                    f"--ignore={tree / 'tests' / 'test_portability.py'}", timeout=1800, env=clean_env())
+    suite = factory("-C", str(tree), "test", "--suites", "product", "--wheel", str(built[0]), "--torch",
+                    metadata.version("torch").split("+")[0], timeout=1800, env=clean_env())
     assert suite.returncode == 0, out(suite)
     assert re.search(r"PASS .*: \d+ passed", suite.stdout), out(suite)
     site = tmp_path / "site"
@@ -166,14 +158,17 @@ def test_rename_is_one_value_and_the_renamed_copy_passes_its_suite(tmp_path):
 
 
 def _editable(tree: Path, *flags: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", *flags,
+    return subprocess.run([str(TEST_PYTHON), "-m", "pip", "install", "--no-deps", "-q", *flags,
                            "-e", str(tree)], env=clean_env(EXT_CPU_ONLY="1"), capture_output=True,
                           text=True, timeout=900)
 
 
 def test_editable_install_picks_up_an_edit_when_rerun(tmp_path):
     tree = copy_worktree(tmp_path / "tree")
-    tools = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "setuptools>=77", "cmake>=3.26",
+    # Stays a test-time install: `pip install --no-build-isolation -e .` (the
+    # README's rebuild) needs the build tools in the user's own environment,
+    # which the test venv stands for; the factory's .venv must not be changed.
+    tools = subprocess.run([str(TEST_PYTHON), "-m", "pip", "install", "-q", "setuptools>=77", "cmake>=3.26",
                             "ninja"], env=clean_env(), capture_output=True, text=True, timeout=600)
     assert tools.returncode == 0, out(tools)
     probe = f"""
@@ -189,7 +184,7 @@ except RuntimeError as e:
         for flags in ((), ("--no-build-isolation",)):
             inst = _editable(tree, *flags)
             assert inst.returncode == 0, out(inst)
-            proc = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True)
+            proc = subprocess.run([str(TEST_PYTHON), "-c", probe], cwd=tmp_path, capture_output=True, text=True)
             assert proc.returncode == 0, out(proc)
             assert proc.stdout.startswith(str(tree / "pkg")), out(proc)
             assert f"{NS}.radius_graph: r must be a finite number > 0" in proc.stdout, out(proc)
@@ -197,7 +192,7 @@ except RuntimeError as e:
         call.write_text(call.read_text().replace("r must be a finite number > 0", "r must be positive (edited)"))
         inst = _editable(tree, "--no-build-isolation")  # the documented way to rebuild
         assert inst.returncode == 0, out(inst)
-        proc = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True)
+        proc = subprocess.run([str(TEST_PYTHON), "-c", probe], cwd=tmp_path, capture_output=True, text=True)
         assert "r must be positive (edited)" in proc.stdout, out(proc)
     finally:
         back = pip("install", "--no-deps", "--force-reinstall", str(WHEEL))
@@ -211,7 +206,8 @@ def test_a_cpu_build_after_a_cuda_build_ships_no_stale_cuda_library(tmp_path):
     tree = copy_worktree(tmp_path / "tree")
     wheels = {}
     for label, env in (("cuda", {"EXT_CPU_ONLY": "0", "EXT_CUDA_ARCHS": "90"}), ("cpu", {"EXT_CPU_ONLY": "1"})):
-        res = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+        # the factory's environment has torch and the build tools
+        res = subprocess.run([str(FACTORY_PYTHON), "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                               "-w", str(tmp_path / label), str(tree)], env=clean_env(**env),
                              capture_output=True, text=True, timeout=900)
         assert res.returncode == 0, out(res)

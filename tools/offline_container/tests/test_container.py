@@ -1,10 +1,10 @@
 """The container path for real, on a machine with no Docker daemon and no
-reachable registry (ci/container.py does the work):
+reachable registry (tools/offline_container does the work):
 
 1. rootful podman from the distribution, with a containers.conf written from
    this machine's limits (read at run time);
 2. a Debian base image from debootstrap (podman import: no registry), a
-   manylinux stand-in on it (docker/local/Containerfile), and docker/Dockerfile
+   manylinux stand-in on it (its Containerfile), and docker/Dockerfile
    built FROM that through its BASE build argument - the same recipe that uses
    the real manylinux_2_28 base on GitHub - so the CUDA toolkit and cuDNN are
    installed from NVIDIA's pip wheels for real;
@@ -19,7 +19,7 @@ tested on cp310-cp314); the wheel is cp310-abi3 either way (setup.py sets the
 tag). Its platform tag is what Debian 12's glibc 2.36 and gcc 12's libstdc++
 allow, manylinux_2_34, not the manylinux_2_28 the real image gives. torch
 comes from this machine's local package directories through the /host mount
-(pip's settings are rewritten by ci/container.py).
+(pip's settings are rewritten by the tool).
 
 Measured on the 2-core CI machine kind (wall times, 2026-11-26): from
 nothing - podman not installed, no images - 281 s (apt 10 s; debootstrap,
@@ -28,7 +28,8 @@ cached (a re-run) 205 s. cibuildwheel's share: before-build ~23 s (torch's own
 wheel from local disk), nvcc building all seven architectures ~68 s, repair
 ~1 s, test step ~95 s (torch with its CUDA dependencies into the test venv,
 then the suite, ~35 s). That fits CI, so it runs by default (it is `slow`, so
-`./ci/factory test` runs it in its full pass); EXT_CONTAINER_TESTS=0 skips it.
+`./ci/factory test` runs it with the factory's tests, from the factory's
+environment); EXT_CONTAINER_TESTS=0 skips it.
 """
 
 from __future__ import annotations
@@ -40,15 +41,19 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
-from names import CONFIG, IMPORT, NAME
-from helpers import (FACTORY_PYTHON, REPO, can_make_namespaces, container_path_problem,
-                     skip_module_without_factory)
+
+import extconfig
+from tools.offline_container.decision import can_make_namespaces, container_path_problem
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
 
-skip_module_without_factory()
+REPO = Path(__file__).resolve().parents[3]
+CONFIG = extconfig.load(REPO)
+NAME, IMPORT = CONFIG.name, CONFIG.import_name
+FACTORY_PYTHON = Path(sys.executable)  # the factory's: ./ci/factory test runs this suite with it
 _problem = container_path_problem(dict(os.environ), os.geteuid(), sys.platform, shutil.which,
                                   can_make_namespaces)
 if _problem:
@@ -75,11 +80,11 @@ def dockerfile_default(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def container_run(tmp_path_factory) -> dict:
-    """ci.container all: set-up, images, cibuildwheel; once for the module."""
+    """The tool's `all`: set-up, images, cibuildwheel; once for the module."""
     out = tmp_path_factory.mktemp("container")
     timings = out / "timings.json"
     start = time.monotonic()
-    proc = factory("ci.container", "all", "-o", str(out / "wheelhouse"), "--timings", str(timings),
+    proc = factory("tools.offline_container", "all", "-o", str(out / "wheelhouse"), "--timings", str(timings),
                    timeout=TIMEOUT)
     total = time.monotonic() - start
     assert proc.returncode == 0, tail(proc)

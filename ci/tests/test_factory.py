@@ -1,7 +1,7 @@
 """The wheel factory (ci/) end to end, with real components: a real
-pypiserver on loopback, real pip, real builds. Run by `./ci/factory test`
-(which sets EXT_REPO and EXT_WHEEL) inside the test venv that has the
-wheel installed; the factory itself runs from <EXT_REPO>/.venv.
+pypiserver on loopback, real pip, real builds. Run by `./ci/factory test` from
+the factory's environment, on the wheel it tested (EXT_WHEEL), which pip
+installs into and runs from the test venv it was tested in (EXT_TEST_PYTHON).
 
 Every test here is slow (builds wheels or starts servers).
 """
@@ -16,7 +16,6 @@ import shlex
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -24,17 +23,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from helpers import (FACTORY_PYTHON, REPO, SMALL_GRAPH, clean_env, copy_worktree, factory,
-                     need_git_checkout, out, pip, skip_module_without_factory)
-from names import IMPORT, NAME, CONFIG
+from helpers import (CONFIG, FACTORY_PYTHON, IMPORT, NAME, REPO, SMALL_GRAPH, TEST_PYTHON, WHEEL,
+                     clean_env, copy_worktree, factory, need_git_checkout, out, pip, wheel_version)
 
 pytestmark = pytest.mark.slow
-
-skip_module_without_factory(also_needs="EXT_WHEEL")
-WHEEL = Path(os.environ["EXT_WHEEL"])
-
-def wheel_version() -> str:
-    return WHEEL.name.split("-")[1]
 
 
 # --------------------------------------------------------------------------
@@ -144,7 +136,7 @@ def test_publish_then_pip_install_from_the_index_and_run(server, tmp_path):
         assert installed.returncode == 0, out(installed)
         assert f"127.0.0.1:{server.port}" in installed.stdout + installed.stderr, out(installed)
         assert "torch" not in re.findall(r"Downloading (\S+)", installed.stdout)
-        run = subprocess.run([sys.executable, "-c", SMALL_GRAPH.format(name=IMPORT)], cwd=tmp_path,
+        run = subprocess.run([str(TEST_PYTHON), "-c", SMALL_GRAPH.format(name=IMPORT)], cwd=tmp_path,
                              capture_output=True, text=True, timeout=120)
         assert run.returncode == 0 and run.stdout.startswith("ok"), out(run)
     finally:

@@ -3,7 +3,7 @@ glibc 2.31's loader (Debian bullseye, older than the 2.34 that GCC 12's
 toolchain and the static CUDA runtime pull in), and the same check fails on
 a wheel linked the old way (the system linker, EXT_LINK_GLIBC=system).
 
-Run by `./ci/factory test` (EXT_REPO, EXT_WHEEL). The glibc tree is a
+Run by `./ci/factory test` on the wheel it tested (EXT_WHEEL). The glibc tree is a
 debootstrap'd bullseye (ci/oldglibc.py), made once and cached in the
 repository's build/ (about 2 minutes and 215 MB the first time); where it
 cannot be made (not root, no debootstrap) the module skips and says why.
@@ -18,18 +18,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import FACTORY_PYTHON, REPO, skip_module_without_factory
-from names import IMPORT
+from helpers import FACTORY_PYTHON, IMPORT, REPO, WHEEL, out
 
 pytestmark = pytest.mark.slow
-
-skip_module_without_factory(also_needs="EXT_WHEEL")
-WHEEL = Path(os.environ["EXT_WHEEL"])
 CANNOT = 3  # ci/oldglibc.py's exit status for "cannot be set up here"
 
 
 def torch_dir() -> Path:
-    """This venv's torch: the one the wheel is installed against here."""
+    """The factory's torch: the pinned one, which the test venv has too."""
     return Path(importlib.util.find_spec("torch").origin).parent
 
 
@@ -37,10 +33,6 @@ def oldglibc(*args: str, env: dict[str, str] | None = None, timeout: float = 600
     return subprocess.run([str(FACTORY_PYTHON), "-m", "ci.oldglibc", *args], cwd=REPO,
                           env={**os.environ, **(env or {})}, capture_output=True, text=True,
                           timeout=timeout)
-
-
-def out(proc: subprocess.CompletedProcess) -> str:
-    return f"exit {proc.returncode}\n--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,0 @@
-// Search passes for points of more than 3 dimensions (runtime D), float distances (one instantiation a file keeps
-// each rebuild short).
-#include "search.cuh"
-
-namespace ops {
-INSTANTIATE_RADIUS_SEARCH(0, float)
-}  // namespace ops

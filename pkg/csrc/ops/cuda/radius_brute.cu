@@ -105,7 +105,9 @@ static __device__ void count_query(const BruteRadius<acc_t>& s, const BruteWork&
 // queries' output slots), and for the padded ops their count (padded.h).
 // The other blocks' writes are visible: each fenced them before taking its
 // ticket, and they are read from L2 (__ldcg), never from this SM's L1.
-static __device__ void scan_counts(const BruteWork& out, int64_t ny, int64_t batch_size) {
+// Not static: nvcc prefixes the shared array of a function with internal
+// linkage with a hash of the source path, and every build would differ.
+__device__ void scan_counts(const BruteWork& out, int64_t ny, int64_t batch_size) {
   __shared__ int64_t sums[kWarps * 32];
   const int t = threadIdx.x, threads = kWarps * 32;
   const int64_t per = (ny + threads - 1) / threads, lo = t * per;

@@ -65,6 +65,15 @@ Tensor exclusive_sum_raw(const int32_t* in, int64_t n, const Tensor& like, cudaS
   return scan_into_new_buffer(in, n, like, stream);
 }
 
+void check_not_capturing(const PointSets& c, cudaStream_t stream, const std::string& limits) {
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
+  EXT_CHECK(capture == cudaStreamCaptureStatusNone, c.op, ": x has ", c.nx(), " points and y ",
+            c.ny(), ", more than the sync-free search takes (", limits, "); larger inputs "
+            "sync once to size the grid, which CUDA graph capture forbids: call it outside the "
+            "captured region, or split the input into smaller calls");
+}
+
 void* pinned_scratch() {
   // Page-locked, so device-to-host copies of a few bytes skip the staging
   // copy that pageable memory needs; one per thread (calls may run on many).

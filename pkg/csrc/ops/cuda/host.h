@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <string>
 #include <type_traits>
 
 #include "../points.h"
@@ -46,6 +47,11 @@ const T* data_or_null(const std::optional<Tensor>& t) {
 Tensor exclusive_sum(const Tensor& in, cudaStream_t stream);
 // The same for n int32 values at `in` (device memory), allocated like `like`.
 Tensor exclusive_sum_raw(const int32_t* in, int64_t n, const Tensor& like, cudaStream_t stream);
+
+// The padded ops on inputs too large for their sync-free search: raises,
+// naming the sync-free `limits`, if `stream` is being captured into a CUDA
+// graph (the grid path's sync would break the capture).
+void check_not_capturing(const PointSets& c, cudaStream_t stream, const std::string& limits);
 
 // kPinnedBytes of page-locked host memory for this thread's small
 // device-to-host copies (the stats, an edge count), reused across calls.

@@ -161,12 +161,7 @@ Padded padded_typed(const KnnCall& c, cudaStream_t stream) {
   using acc_t = typename acc_type<in_t>::type;
   const int64_t nx = c.nx(), ny = c.ny(), capacity = padded_capacity(c);
   if (nx * ny > kBruteMaxPairs) {
-    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-    CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
-    EXT_CHECK(capture == cudaStreamCaptureStatusNone, c.op, ": x has ", nx, " points and y ",
-              ny, "; the sync-free search takes at most ", kBruteMaxPairs, " x-y pairs, larger "
-              "inputs sync once for the grid, which CUDA graph capture forbids: call it outside "
-              "the captured region, or split the input into smaller calls");
+    check_not_capturing(c, stream, "at most " + std::to_string(kBruteMaxPairs) + " x-y pairs");
     return pad_edges(c, knn_typed<in_t>(c, stream), capacity);
   }
   Tensor buf = new_uninit(c.x, {int64_t(sizeof(DeviceStats))}, ScalarType::Byte);
@@ -178,7 +173,7 @@ Padded padded_typed(const KnnCall& c, cudaStream_t stream) {
   Tensor edges = new_edges(c, capacity);
   Tensor count = new_uninit(c.x, {}, ScalarType::Long);
   CUDA_CHECK(cudaMemsetAsync(edges.mutable_data_ptr(), 0xFF, size_t(capacity) * 16, stream));
-  CUDA_CHECK(launch_padded_count(st, nullptr, offset ? data<int64_t>(*offset) + ny : nullptr,
+  CUDA_CHECK(launch_padded_count(st, offset ? data<int64_t>(*offset) + ny : nullptr,
                                  ny * uniform, c.batch_size, data<int64_t>(count), stream));
   if (capacity == 0) return {edges, count};
   int64_t* rows = data<int64_t>(edges);

@@ -114,21 +114,19 @@ static __global__ void widen_points(const in_t* __restrict__ in, int64_t n,
   if (i < n) out[i] = acc_t(widen(in[i]));
 }
 
-static __global__ void padded_count(const DeviceStats* st, const int64_t* too_big,
-                                    const int64_t* total, int64_t fixed_total,
-                                    int64_t batch_size, int64_t* count) {
+static __global__ void padded_count(const DeviceStats* st, const int64_t* total,
+                                    int64_t fixed_total, int64_t batch_size, int64_t* count) {
   *count = padded_status(st->x_nonfinite, st->y_nonfinite, st->bx_unsorted || st->by_unsorted,
-                         batch_size, st->bx_last, st->by_last, too_big && *too_big != 0,
+                         batch_size, st->bx_last, st->by_last, false,
                          total ? *total : fixed_total);
 }
 
 }  // namespace prepare_impl
 using namespace prepare_impl;
 
-cudaError_t launch_padded_count(const DeviceStats* st, const int64_t* too_big,
-                                const int64_t* total, int64_t fixed_total, int64_t batch_size,
-                                int64_t* count, cudaStream_t stream) {
-  padded_count<<<1, 1, 0, stream>>>(st, too_big, total, fixed_total, batch_size, count);
+cudaError_t launch_padded_count(const DeviceStats* st, const int64_t* total, int64_t fixed_total,
+                                int64_t batch_size, int64_t* count, cudaStream_t stream) {
+  padded_count<<<1, 1, 0, stream>>>(st, total, fixed_total, batch_size, count);
   return cudaGetLastError();
 }
 

@@ -229,12 +229,7 @@ Padded padded_typed(const RadiusCall& c, int64_t capacity, cudaStream_t stream) 
   }
   // The grid is sized from the data: this path syncs, which a CUDA graph
   // being captured would not survive. Say so instead of failing inside it.
-  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-  CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
-  EXT_CHECK(capture == cudaStreamCaptureStatusNone, c.op, ": x has ", c.nx(), " points and y ",
-            c.ny(), ", more than the sync-free search takes (", brute_limits(), "); larger "
-            "inputs sync once to size the grid, which CUDA graph capture forbids: call it "
-            "outside the captured region, or split the input into smaller calls");
+  check_not_capturing(c, stream, brute_limits());
   return pad_edges(c, radius_typed<in_t>(c, stream), capacity);
 }
 

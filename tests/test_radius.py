@@ -540,3 +540,19 @@ def test_pair_dist2_is_what_the_docs_say():
     assert torch.equal(pair_dist2(x, y), torch.tensor([[1.0, 8.0]]))
     assert pair_dist2(x.half(), y.half()).dtype == torch.float32
     assert pair_dist2(x.double(), y.double()).dtype == torch.float64
+
+
+def test_result_is_exact_after_calls_of_other_sizes(device):
+    """The CUDA small-input search allocates its output before it knows the
+    edge count, from the previous call's edges per query (radius_kernel.cpp's
+    edge_guess): a dense call after a sparse one takes the refill path, a
+    sparse one after a dense one the copy-out. Each result equals the CPU's,
+    is contiguous, and holds at most about twice its own memory."""
+    g = torch.Generator().manual_seed(5)
+    pos = torch.rand(300, 3, generator=g)
+    batch = torch.sort(torch.randint(0, 3, (300,), generator=g)).values
+    for r in (0.05, 0.9, 0.05, 0.3):
+        want = ext.radius_graph(pos, r, batch, max_num_neighbors=None)
+        got = ext.radius_graph(pos.to(device), r, batch.to(device), max_num_neighbors=None)
+        assert torch.equal(got.cpu(), want) and got.is_contiguous()
+        assert got.untyped_storage().nbytes() <= 16 * (2 * got.shape[1] + 4096)

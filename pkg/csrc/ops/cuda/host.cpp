@@ -85,6 +85,23 @@ void* pinned_scratch() {
   return buffer.p;
 }
 
+cudaEvent_t copy_event() {
+  constexpr int kMaxDevices = 64;
+  thread_local struct Events {
+    cudaEvent_t e[kMaxDevices] = {};
+    ~Events() {
+      for (cudaEvent_t x : e) if (x) cudaEventDestroy(x);
+    }
+  } events;
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  EXT_CHECK(device >= 0 && device < kMaxDevices, EXT_NS_STR ": CUDA device ", device,
+            " is beyond the ", kMaxDevices, " this build keeps events for");
+  cudaEvent_t& e = events.e[device];
+  if (!e) CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  return e;
+}
+
 InputStats read_stats(const PointSets& c, const DeviceStats& host) {
   const int gdim = int(std::min<int64_t>(c.dim(), kMaxGridDims));
   InputStats s{};

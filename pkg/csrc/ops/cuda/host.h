@@ -58,6 +58,11 @@ void check_not_capturing(const PointSets& c, cudaStream_t stream, const std::str
 constexpr size_t kPinnedBytes = 256;
 void* pinned_scratch();
 
+// This thread's event for waiting on a small device-to-host copy but not on
+// the work queued after it (cudaStreamSynchronize would wait for all of it),
+// for the current device; created once, without timing.
+cudaEvent_t copy_event();
+
 // The scan of the inputs, in two halves so that an op can queue more work
 // before the one sync: enqueue_scan() launches the kernels into `st`
 // (device memory, e.g. the start of a byte tensor), read_stats() decodes the

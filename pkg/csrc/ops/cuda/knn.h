@@ -4,6 +4,7 @@
 // device memory.
 #include <cuda_runtime.h>
 
+#include <cmath>
 #include <cstdint>
 
 #include "../knn_search.h"
@@ -58,49 +59,93 @@ struct QueryTop {
 // 32 candidates at once (one per lane); those that beat the current worst
 // are inserted one by one with a ballot (the insertion point) and a shuffle
 // (the shift), so nothing lives in local memory and the per-query work is
-// spread over 32 lanes. The result is the same set as TopK's, in the same
-// order: the k smallest by (distance, index) is unique.
+// spread over 32 lanes; when many enter at once they are sorted and merged
+// in instead. The result is the same set as TopK's, in the same order: the
+// k smallest by (distance, index) is unique (distances are never NaN).
 template <typename acc_t>
 struct WarpTop {
   static constexpr unsigned kAll = 0xffffffffu;
   acc_t d = acc_t(0);
-  int64_t id = 0;
-  int64_t cap;    // <= 32, warp-uniform
-  int64_t n = 0;  // entries held, warp-uniform
+  int32_t id = 0;  // x index: < INT32_MAX, callers make sure (32-bit shuffles: half the work)
+  int32_t cap;    // <= 32, warp-uniform
+  int32_t n = 0;  // entries held, warp-uniform
   int lane;
 
-  __device__ explicit WarpTop(int64_t keep = 0) : cap(keep), lane(threadIdx.x & 31) {}
+  __device__ explicit WarpTop(int64_t keep = 0) : cap(int32_t(keep)), lane(threadIdx.x & 31) {}
   __device__ bool full() const { return n == cap; }
   __device__ acc_t worst() const { return __shfl_sync(kAll, d, int(cap) - 1); }
   // Would (cd, cj) enter the list? (warp-uniform n; per-lane candidates)
-  __device__ bool wanted(acc_t cd, int64_t cj, acc_t worst_d, int64_t worst_id) const {
+  __device__ bool wanted(acc_t cd, int32_t cj, acc_t worst_d, int32_t worst_id) const {
     return n < cap || TopK<acc_t>::before(cd, cj, worst_d, worst_id);
   }
-  // Inserts one warp-uniform candidate.
-  __device__ void insert(acc_t cd, int64_t cj) {
-    if (n == cap) {
-      const acc_t wd = worst();
-      const int64_t wi = __shfl_sync(kAll, id, int(cap) - 1);
-      if (!TopK<acc_t>::before(cd, cj, wd, wi)) return;
-    }
+  // Inserts one warp-uniform candidate. One that no longer beats the worst
+  // of a full list (it did when offered) lands at slot cap: no change.
+  __device__ void insert(acc_t cd, int32_t cj) {
     const bool ahead = lane < n && TopK<acc_t>::before(d, id, cd, cj);
     const int at = __popc(__ballot_sync(kAll, ahead));
     const acc_t up_d = __shfl_up_sync(kAll, d, 1);
-    const int64_t up_id = __shfl_up_sync(kAll, id, 1);
+    const int32_t up_id = __shfl_up_sync(kAll, id, 1);
     if (lane > at) { d = up_d; id = up_id; }
     if (lane == at) { d = cd; id = cj; }
     if (n < cap) ++n;
   }
+  // Where many lanes' candidates enter at once (a query's first candidates,
+  // small segments), one merge beats inserting them one by one.
+  static constexpr int kMergeFrom = 8;
+  // (a, ia) becomes lane (lane ^ stride)'s pair where this lane should hold
+  // the smaller of the two (`smaller`) or the larger, and does not.
+  __device__ static void exchange(acc_t& a, int32_t& ia, int stride, bool smaller) {
+    const acc_t b = __shfl_xor_sync(kAll, a, stride);
+    const int32_t ib = __shfl_xor_sync(kAll, ia, stride);
+    if (smaller ? TopK<acc_t>::before(b, ib, a, ia) : TopK<acc_t>::before(a, ia, b, ib)) {
+      a = b;
+      ia = ib;
+    }
+  }
+  // Sorts the pairs ascending across the lanes (a bitonic network).
+  __device__ void sort_lanes(acc_t& a, int32_t& ia) const {
+    for (int size = 2; size <= 32; size <<= 1) {
+      for (int stride = size / 2; stride > 0; stride >>= 1) {
+        const bool ascending = (lane & size) == 0, lower = (lane & stride) == 0;
+        exchange(a, ia, stride, lower == ascending);
+      }
+    }
+  }
+  // Inserts every lane's candidate where `take`, at once: the candidates
+  // sorted ascending and reversed, against the list ascending, pairwise
+  // minima are the 32 smallest of both as a bitonic sequence; five more
+  // steps sort it. Empty slots are (inf, max index), after every real pair.
+  __device__ void merge_lanes(acc_t cd, int32_t cj, bool take, int taken) {
+    constexpr int32_t kNone = INT32_MAX;
+    const acc_t inf = acc_t(INFINITY);
+    acc_t c = take ? cd : inf;
+    int32_t ic = take ? cj : kNone;
+    sort_lanes(c, ic);
+    const acc_t rc = __shfl_sync(kAll, c, 31 - lane);
+    const int32_t ric = __shfl_sync(kAll, ic, 31 - lane);
+    acc_t a = lane < n ? d : inf;
+    int32_t ia = lane < n ? id : kNone;
+    if (TopK<acc_t>::before(rc, ric, a, ia)) {
+      a = rc;
+      ia = ric;
+    }
+    for (int stride = 16; stride > 0; stride >>= 1) exchange(a, ia, stride, (lane & stride) == 0);
+    d = a;
+    id = ia;
+    n = n + taken < cap ? n + taken : cap;
+  }
   // Each lane offers its own candidate where `valid`.
-  __device__ void offer_lanes(acc_t cd, int64_t cj, bool valid) {
+  __device__ void offer_lanes(acc_t cd, int32_t cj, bool valid) {
     if (cap == 0) return;
     acc_t wd = acc_t(0);
-    int64_t wi = 0;
+    int32_t wi = 0;
     if (n == cap) {
       wd = worst();
       wi = __shfl_sync(kAll, id, int(cap) - 1);
     }
-    unsigned todo = __ballot_sync(kAll, valid && wanted(cd, cj, wd, wi));
+    const bool take = valid && wanted(cd, cj, wd, wi);
+    unsigned todo = __ballot_sync(kAll, take);
+    if (__popc(todo) >= kMergeFrom) return merge_lanes(cd, cj, take, __popc(todo));
     while (todo) {
       const int src = __ffs(todo) - 1;
       todo &= todo - 1;
@@ -115,7 +160,7 @@ struct WarpTop {
       const start_t j = base + lane;
       bool valid = j < end;
       acc_t cd = acc_t(0);
-      int64_t cj = 0;
+      int32_t cj = 0;
       if (valid) {
         cj = xi[j];
         valid = !(skip_self && cj == qi);
@@ -177,16 +222,30 @@ cudaError_t launch_knn_brute(const KnnBrute<acc_t>& args, const KnnOut<acc_t>& o
 // kBruteWarpQueries queries, x tiles of `tile` points (a multiple of 32) in
 // shared memory with a padded stride, lanes over points. Returns
 // cudaErrorInvalidValue when `tile` is 0 (dims too wide: use launch_knn_brute).
-constexpr int kBruteWarpQueries = 32;
+constexpr int kBruteWarpQueries = 16;
 template <bool COSINE, typename acc_t>
 cudaError_t launch_knn_brute_warp(const KnnBrute<acc_t>& args, const KnnOut<acc_t>& out,
                                   cudaStream_t stream);
 
+// The warp kernel's tile rows: 32 lanes reading 32 points hit distinct
+// shared-memory banks when the row stride is odd, in elements or, where dim
+// is a multiple of the 16-byte vector (4 floats, 2 doubles) and a lane reads
+// a vector a load, in vectors.
+template <typename acc_t>
+EXT_HD constexpr int knn_warp_vector() { return int(16 / sizeof(acc_t)); }
+template <typename acc_t>
+EXT_HD inline int knn_warp_stride(int64_t dim) {
+  const int v = knn_warp_vector<acc_t>(), d = int(dim);
+  if (d % v) return d | 1;
+  const int vectors = d / v;
+  return v * (vectors | 1);
+}
+
 // Shared memory of a warp-per-query brute-force block with `tile` points.
 template <typename acc_t>
 EXT_HD inline size_t knn_warp_tile_bytes(int32_t tile, int64_t dim, bool cosine) {
-  return (size_t(tile) * size_t(dim + 1 + (cosine ? 1 : 0)) + size_t(kBruteWarpQueries) * size_t(dim)) *
-         sizeof(acc_t);
+  return (size_t(tile) * size_t(knn_warp_stride<acc_t>(dim) + (cosine ? 1 : 0)) +
+          size_t(kBruteWarpQueries) * size_t(dim)) * sizeof(acc_t);
 }
 
 // Shared memory a brute-force block needs for `tile` points.

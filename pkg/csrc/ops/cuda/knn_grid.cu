@@ -24,8 +24,10 @@ grid_kernel(KnnGrid<acc_t, int32_t> s, const acc_t* __restrict__ yc,
   qt.write(out, q);
 }
 
+// 8 blocks an SM (64 registers): 4 % faster at 1e6 points, k = 16 and 32
+// (H200), than the 72 registers the compiler picks on its own.
 template <int DIM, typename acc_t>
-static __global__ void __launch_bounds__(kBlock)
+static __global__ void __launch_bounds__(kBlock, 8)
 grid_warp_kernel(KnnGrid<acc_t, int32_t> s, const acc_t* __restrict__ yc,
                  const int32_t* __restrict__ yi, const int64_t* __restrict__ batch_y, int64_t ny,
                  KnnOut<acc_t> out) {

@@ -60,8 +60,9 @@ void brute_search(const KnnCall& c, const KnnOut<acc_t>& out, cudaStream_t strea
                           xn ? data<acc_t>(*xn) : nullptr, yn ? data<acc_t>(*yn) : nullptr,
                           data_or_null<int64_t>(c.batch_x), data_or_null<int64_t>(c.batch_y),
                           c.nx(), c.ny(), c.dim(), c.ignore_same_index, 0};
-  if (c.k <= kWarpK) {
-    // Warp per query: tiles of 32..256 points in up to 40 KiB of shared memory.
+  if (c.k <= kWarpK && c.nx() < std::numeric_limits<int32_t>::max()) {
+    // Warp per query (WarpTop keeps 32-bit indices): tiles of 32..256 points
+    // in up to 40 KiB of shared memory.
     KnnBrute<acc_t> w = a;
     w.tile = 256;
     while (w.tile >= 32 && knn_warp_tile_bytes<acc_t>(w.tile, c.dim(), c.cosine) > 40 * 1024) w.tile -= 32;

@@ -6,6 +6,7 @@
 
 #include "../arith.h"
 #include "radius_brute.h"
+#include "segment.cuh"
 #include "select.cuh"
 
 namespace ops {
@@ -74,7 +75,7 @@ template <int DIM, typename acc_t>
 static __device__ void count_query(const BruteRadius<acc_t>& s, const BruteWork& out,
                                    int64_t w, int lane) {
   int64_t begin, end;
-  segment_range(s.batch_x, s.nx, batch_of(s.batch_y, w), begin, end);
+  warp_segment_range(s.batch_x, s.nx, batch_of(s.batch_y, w), begin, end);
   if (end - begin > s.max_segment) {  // the grid's job: count nothing, say so
     if (lane == 0) {
       out.found[w] = 0;
@@ -172,15 +173,18 @@ brute_count(BruteRadius<acc_t> s, BruteWork out, int64_t batch_size) {
 
 template <int DIM, typename acc_t>
 static __global__ void __launch_bounds__(kWarps * 32)
-brute_fill(BruteRadius<acc_t> s, BruteWork in, int64_t limit, bool pad, int64_t* __restrict__ centre,
-           int64_t* __restrict__ neighbour) {
+brute_fill(BruteRadius<acc_t> s, BruteWork in, BruteRows out) {
   using bits_t = decltype(order_bits(acc_t(0)));
   const int lane = threadIdx.x & 31;
   const int64_t w = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
-  if (pad) {  // slots past the edges get -1 (a grid-stride loop over the rest)
-    const int64_t stride = int64_t(gridDim.x) * blockDim.x;
-    for (int64_t p = in.offset[s.ny] + blockIdx.x * int64_t(blockDim.x) + threadIdx.x; p < limit;
-         p += stride) {
+  const int64_t edges = in.offset[s.ny], limit = out.limit;
+  const int64_t stride = out.stride < 0 ? edges : out.stride;
+  if (stride > limit && out.stride < 0) return;  // the buffer is too small: the host refills
+  int64_t* const centre = out.rows + (out.neighbour_first ? stride : 0);
+  int64_t* const neighbour = out.rows + (out.neighbour_first ? 0 : stride);
+  if (out.pad) {  // slots past the edges get -1 (a grid-stride loop over the rest)
+    const int64_t step = int64_t(gridDim.x) * blockDim.x;
+    for (int64_t p = edges + blockIdx.x * int64_t(blockDim.x) + threadIdx.x; p < limit; p += step) {
       centre[p] = -1;
       neighbour[p] = -1;
     }
@@ -190,7 +194,7 @@ brute_fill(BruteRadius<acc_t> s, BruteWork in, int64_t limit, bool pad, int64_t*
   const int64_t n = in.offset[w + 1] - pos;
   if (n == 0 || pos >= limit) return;
   int64_t begin, end;
-  segment_range(s.batch_x, s.nx, batch_of(s.batch_y, w), begin, end);
+  warp_segment_range(s.batch_x, s.nx, batch_of(s.batch_y, w), begin, end);
   const unsigned below = (1u << lane) - 1;
   if (in.found[w] == n) {  // every hit is kept: write them from the count pass' ballots
     const uint32_t* masks = in.masks + w * in.mask_stride;
@@ -243,12 +247,11 @@ cudaError_t launch_brute_count(const BruteRadius<acc_t>& s, const BruteWork& out
 }
 
 template <int DIM, typename acc_t>
-cudaError_t launch_brute_fill(const BruteRadius<acc_t>& s, const BruteWork& in, int64_t limit,
-                              bool pad, int64_t* centre, int64_t* neighbour, cudaStream_t stream) {
-  if (limit == 0) return cudaSuccess;
+cudaError_t launch_brute_fill(const BruteRadius<acc_t>& s, const BruteWork& in,
+                              const BruteRows& out, cudaStream_t stream) {
+  if (out.limit == 0) return cudaSuccess;
   const int64_t warps = std::max<int64_t>(s.ny, 1);
-  brute_fill<DIM><<<blocks_for_warps(warps), kWarps * 32, 0, stream>>>(s, in, limit, pad, centre,
-                                                                      neighbour);
+  brute_fill<DIM><<<blocks_for_warps(warps), kWarps * 32, 0, stream>>>(s, in, out);
   return cudaGetLastError();
 }
 
@@ -256,8 +259,7 @@ cudaError_t launch_brute_fill(const BruteRadius<acc_t>& s, const BruteWork& in, 
   template cudaError_t launch_brute_count<DIM, ACC>(const BruteRadius<ACC>&, const BruteWork&, \
                                                     int64_t, cudaStream_t);                    \
   template cudaError_t launch_brute_fill<DIM, ACC>(const BruteRadius<ACC>&, const BruteWork&,  \
-                                                   int64_t, bool, int64_t*, int64_t*,          \
-                                                   cudaStream_t);
+                                                   const BruteRows&, cudaStream_t);
 #define INSTANTIATE_BRUTE_DIMS(ACC) \
   INSTANTIATE_BRUTE(0, ACC) INSTANTIATE_BRUTE(1, ACC) INSTANTIATE_BRUTE(2, ACC) INSTANTIATE_BRUTE(3, ACC)
 INSTANTIATE_BRUTE_DIMS(float)

@@ -65,12 +65,22 @@ template <int DIM, typename acc_t>
 cudaError_t launch_brute_count(const BruteRadius<acc_t>& s, const BruteWork& out,
                                int64_t batch_size, cudaStream_t stream);
 
-// Writes query q's kept neighbours at offset[q] into centre/neighbour, x
-// indices ascending; slots >= limit are not written (a capacity smaller than
-// the edge count keeps the first `limit` edges); with `pad`, slots from the
-// edge count up to limit get -1.
+// Where the fill pass writes: a [2, stride] int64 block at `rows` (centre
+// row first, or the neighbour row with neighbour_first). stride < 0 means
+// the edge count, read on the device: the exact op queues the fill into a
+// buffer of `limit` edges before the host knows the count, and nothing is
+// written if the count exceeds it. Slots >= limit are never written (a
+// capacity smaller than the edge count keeps the first `limit` edges); with
+// `pad`, slots from the edge count up to limit get -1 (the padded ops).
+struct BruteRows {
+  int64_t* rows;
+  int64_t stride, limit;
+  bool pad, neighbour_first;
+};
+
+// Writes query q's kept neighbours at offset[q], x indices ascending.
 template <int DIM, typename acc_t>
-cudaError_t launch_brute_fill(const BruteRadius<acc_t>& s, const BruteWork& in, int64_t limit,
-                              bool pad, int64_t* centre, int64_t* neighbour, cudaStream_t stream);
+cudaError_t launch_brute_fill(const BruteRadius<acc_t>& s, const BruteWork& in,
+                              const BruteRows& out, cudaStream_t stream);
 
 }  // namespace ops

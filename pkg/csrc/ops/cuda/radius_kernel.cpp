@@ -5,7 +5,8 @@
 //    system), where a call's cost is its launches and syncs: a warp per
 //    query tests its whole batch segment; count kernel (with the data
 //    checks), scan, one device-to-host copy (checks + edge count), fill
-//    kernel. The padded ops skip that copy: no sync at all.
+//    kernel, queued before the host waits for the copy into a buffer sized
+//    by a guess (see edge_guess). The padded ops skip the copy: no sync.
 //  * everything else, the same algorithm as the CPU kernel:
 //    1. one pass over the inputs: bounding box, non-finite and batch checks;
 //    2. counting sort of x (and of the queries y, for coherent warps) by cell;
@@ -139,6 +140,30 @@ BruteCount<acc_t> brute_count(const RadiusCall& c, int64_t max_segment, int64_t*
   return b;
 }
 
+// The exact op's output is allocated before the edge count is known, so
+// that the fill is queued behind the count and the host waits only for the
+// count's copy: room for max_num_neighbors per query where that is fewer,
+// else for 1.25x the edges per query of this thread's last call (a training
+// loop's batches are alike). A wrong guess costs a second fill after the
+// sync; one far too large is copied out (the result never holds more than
+// twice its size).
+thread_local double last_edges_per_query = 32;
+
+int64_t edge_guess(const RadiusCall& c, int64_t max_segment) {
+  const double guess = double(c.ny()) * last_edges_per_query * 1.25 + 256;
+  const int64_t bound = c.max_neighbors >= 0 ? c.ny() * std::min(c.max_neighbors, max_segment)
+                                             : std::numeric_limits<int64_t>::max();
+  return guess < double(bound) ? int64_t(guess) : bound;
+}
+
+// [2, edges] as a view of the first 2 * edges slots of `buf`.
+Tensor head_rows(const Tensor& buf, int64_t edges) {
+  const int64_t sizes[2] = {2, edges}, strides[2] = {edges, 1};
+  AtenTensorHandle view = nullptr;
+  SHIM_CHECK(aoti_torch__reinterpret_tensor(buf.get(), 2, sizes, strides, 0, &view));
+  return Tensor(view);
+}
+
 // The edges, or nothing if a segment was too long (the grid's job then).
 template <int DIM, typename in_t, typename acc_t>
 std::optional<Tensor> brute(const RadiusCall& c, int64_t max_segment, cudaStream_t stream) {
@@ -147,18 +172,27 @@ std::optional<Tensor> brute(const RadiusCall& c, int64_t max_segment, cudaStream
   static_assert(kBytes <= kPinnedBytes, "the count and stats must fit the pinned buffer");
   auto* pinned = static_cast<uint8_t*>(pinned_scratch());
   CUDA_CHECK(cudaMemcpyAsync(pinned, b.w.offset + c.ny(), kBytes, cudaMemcpyDeviceToHost, stream));
-  CUDA_CHECK(cudaStreamSynchronize(stream));
+  cudaEvent_t copied = copy_event();
+  CUDA_CHECK(cudaEventRecord(copied, stream));
+  const int64_t guess = edge_guess(c, max_segment);
+  Tensor buf = new_edges(c, guess);  // [2, guess]; used flat
+  CUDA_CHECK((launch_brute_fill<DIM, acc_t>(
+      b.s, b.w, {data<int64_t>(buf), -1, guess, false, c.neighbour_first}, stream)));
+  CUDA_CHECK(cudaEventSynchronize(copied));
   int64_t edges;
   BruteStats host;
   std::memcpy(&edges, pinned, 8);
   std::memcpy(&host, pinned + 8, sizeof host);
   check_stats(c, read_stats(c, host.checks));
   if (host.too_big) return std::nullopt;
+  last_edges_per_query = double(edges) / double(std::max<int64_t>(c.ny(), 1));
+  if (edges <= guess) {
+    Tensor out = head_rows(buf, edges);
+    return guess <= 2 * edges + 4096 ? out : torch::stable::clone(out);
+  }
   Tensor out = new_edges(c, edges);
-  int64_t* rows = data<int64_t>(out);
-  CUDA_CHECK((launch_brute_fill<DIM, acc_t>(b.s, b.w, edges, false,
-                                            rows + (c.neighbour_first ? edges : 0),
-                                            rows + (c.neighbour_first ? 0 : edges), stream)));
+  CUDA_CHECK((launch_brute_fill<DIM, acc_t>(
+      b.s, b.w, {data<int64_t>(out), edges, edges, false, c.neighbour_first}, stream)));
   return out;
 }
 
@@ -171,10 +205,8 @@ Padded brute_padded(const RadiusCall& c, int64_t capacity, int64_t max_segment,
   const BruteCount<acc_t> b =
       brute_count<DIM, in_t, acc_t>(c, max_segment, data<int64_t>(count), stream);
   Tensor out = new_edges(c, capacity);
-  int64_t* rows = data<int64_t>(out);
-  CUDA_CHECK((launch_brute_fill<DIM, acc_t>(b.s, b.w, capacity, true,
-                                            rows + (c.neighbour_first ? capacity : 0),
-                                            rows + (c.neighbour_first ? 0 : capacity), stream)));
+  CUDA_CHECK((launch_brute_fill<DIM, acc_t>(
+      b.s, b.w, {data<int64_t>(out), capacity, capacity, true, c.neighbour_first}, stream)));
   return {out, count};
 }
 

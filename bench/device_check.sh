@@ -50,7 +50,11 @@ for s in $steps; do
         step "sanitizer_${tool}_knn" sanitize $tool $py "$repo/bench/fuzz_cuda.py" --op knn --cases 150 \
           --seed 7 --out "$out/fuzz_knn_$tool.json"
       done
-      step sanitizer_tests sanitize memcheck $py -m pytest "$repo/tests" -q -p no:cacheprovider -x -k cuda
+      # test_reduce_overhead_compile fails only under the sanitizer: torch's
+      # CUDA-graph trees then see untracked tensors in their pool (it passes
+      # in the tests step).
+      step sanitizer_tests sanitize memcheck $py -m pytest "$repo/tests" -q -p no:cacheprovider -x \
+        -k "cuda and not reduce_overhead"
       ;;
     cpp) step cpp $py "$repo/examples/cpp/check.py" "$(mktemp -d)" --device cuda ;;
     bench) step bench $py "$repo/bench/gpu_bench.py" --out "$out/gpu_bench.json" ${BENCH_ARGS:-} ;;

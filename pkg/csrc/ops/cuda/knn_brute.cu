@@ -138,8 +138,11 @@ __device__ inline void copy_rows(const T* __restrict__ src, T* dst, int per, int
   }
 }
 
+// 6 blocks an SM (80 registers; brute_search keeps a block's tiles within
+// 36 KiB): D = 64, 32 x 1,024 points, k = 20 took 0.70 ms against 0.71 ms
+// with the compiler's 86 registers and 5 blocks (H200).
 template <bool COSINE, bool VEC, typename acc_t>
-static __global__ void __launch_bounds__(kWarpBlock)
+static __global__ void __launch_bounds__(kWarpBlock, 6)
 brute_warp_kernel(KnnBrute<acc_t> a, KnnOut<acc_t> out) {
   extern __shared__ unsigned long long smem_words[];
   const int dim = int(a.dim), stride = knn_warp_stride<acc_t>(a.dim);

@@ -62,10 +62,10 @@ void brute_search(const KnnCall& c, const KnnOut<acc_t>& out, cudaStream_t strea
                           c.nx(), c.ny(), c.dim(), c.ignore_same_index, 0};
   if (c.k <= kWarpK && c.nx() < std::numeric_limits<int32_t>::max()) {
     // Warp per query (WarpTop keeps 32-bit indices): tiles of 32..256 points
-    // in up to 40 KiB of shared memory.
+    // in up to 36 KiB of shared memory (6 blocks an SM, see knn_brute.cu).
     KnnBrute<acc_t> w = a;
     w.tile = 256;
-    while (w.tile >= 32 && knn_warp_tile_bytes<acc_t>(w.tile, c.dim(), c.cosine) > 40 * 1024) w.tile -= 32;
+    while (w.tile >= 32 && knn_warp_tile_bytes<acc_t>(w.tile, c.dim(), c.cosine) > 36 * 1024) w.tile -= 32;
     if (w.tile >= 32) {
       CUDA_CHECK((c.cosine ? launch_knn_brute_warp<true, acc_t>(w, out, stream)
                            : launch_knn_brute_warp<false, acc_t>(w, out, stream)));

@@ -56,73 +56,50 @@ static __device__ bool hit(const BruteRadius<acc_t>& s, const Query<DIM, acc_t>&
 }
 
 // Point i of p: non-finite coordinates, batch order (ids non-negative and
-// non-decreasing) and the last id go into the stats. A thread checks one point.
+// non-decreasing) and the last id go into the stats. A warp checks one point.
 template <typename acc_t>
 static __device__ void check_point(const acc_t* p, const int64_t* batch, int64_t n, int64_t dim,
                                    int64_t i, int32_t* nonfinite, int32_t* unsorted,
-                                   int64_t* last) {
+                                   int64_t* last, int lane) {
   bool bad = false;
-  for (int64_t d = 0; d < dim; ++d) bad |= !isfinite(p[i * dim + d]);
-  if (bad) atomicExch(nonfinite, 1);
-  if (!batch) return;
+  for (int64_t d = lane; d < dim; d += 32) bad |= !isfinite(p[i * dim + d]);
+  if (__any_sync(kAll, bad) && lane == 0) atomicExch(nonfinite, 1);
+  if (!batch || lane != 0) return;
   if (i == 0 ? batch[0] < 0 : batch[i] < batch[i - 1]) atomicExch(unsorted, 1);
   if (i == n - 1) *last = batch[i];
 }
 
-// The segments [lo, hi) of x for the lanes' queries (one query per lane):
-// one warp-wide search per distinct batch id among them, a few for a warp
-// of small molecules (ids are sorted; unsorted ones, which the checks
-// report, cost at most 32 searches).
-static __device__ void lane_segments(const int64_t* batch_x, int64_t nx, const int64_t* batch_y,
-                                     int64_t q, bool active, int64_t& lo, int64_t& hi) {
-  const int64_t b = active ? batch_of(batch_y, q) : 0;
-  bool todo = active;
-  lo = hi = 0;
-  for (unsigned pending; (pending = __ballot_sync(kAll, todo));) {
-    const int64_t leader_b = __shfl_sync(kAll, b, __ffs(pending) - 1);
-    int64_t a, e;
-    warp_segment_range(batch_x, nx, leader_b, a, e);
-    if (todo && b == leader_b) {
-      lo = a;
-      hi = e;
-      todo = false;
-    }
-  }
-}
-
-// Query w's count pass, one query per thread: its hits, and their bits in
-// masks (bit t of word c: candidate begin + 32c + t), from which the fill
-// pass writes instead of testing again. Lanes of a warp mostly share a
-// segment, so their candidate loads coincide (a warp per query spent ~8x the
-// instructions on the same tests).
+// Query w's count pass: its hits, 32 candidates a step, the ballots kept in
+// masks (the fill pass writes from them instead of testing again).
 template <int DIM, typename acc_t>
-static __device__ void count_query(const BruteRadius<acc_t>& s, const BruteWork& out, int64_t w,
-                                   bool active) {
+static __device__ void count_query(const BruteRadius<acc_t>& s, const BruteWork& out,
+                                   int64_t w, int lane) {
   int64_t begin, end;
-  lane_segments(s.batch_x, s.nx, s.batch_y, w, active, begin, end);
-  if (!active) return;
+  warp_segment_range(s.batch_x, s.nx, batch_of(s.batch_y, w), begin, end);
   if (end - begin > s.max_segment) {  // the grid's job: count nothing, say so
-    out.found[w] = 0;
-    out.keep[w] = 0;
-    out.stats->too_big = 1;
+    if (lane == 0) {
+      out.found[w] = 0;
+      out.keep[w] = 0;
+      out.stats->too_big = 1;
+    }
     return;
   }
   const Query<DIM, acc_t> q(s, w);
   uint32_t* masks = out.masks + w * out.mask_stride;
   int32_t n = 0;
-  for (int64_t base = begin, c = 0; base < end; base += 32, ++c) {
-    const int count = end - base < 32 ? int(end - base) : 32;
-    uint32_t m = 0;
-#pragma unroll 8  // several candidates' loads and distance chains in flight
-    for (int t = 0; t < count; ++t) {
-      acc_t d2;
-      m |= uint32_t(hit(s, q, w, base + t, &d2)) << t;
-    }
-    masks[c] = m;
+  // Unrolled: several candidates' loads and distance chains in flight per
+  // lane (ncu: the rolled loop was latency-bound, 16 cycles an instruction).
+#pragma unroll 4
+  for (int64_t j = begin + lane, c = 0; j - lane < end; j += 32, ++c) {
+    acc_t d2;
+    const unsigned m = __ballot_sync(kAll, j < end && hit(s, q, w, j, &d2));
+    if (lane == 0) masks[c] = m;
     n += __popc(m);
   }
-  out.found[w] = n;
-  out.keep[w] = s.k >= 0 && n > s.k ? s.k : n;
+  if (lane == 0) {
+    out.found[w] = n;
+    out.keep[w] = s.k >= 0 && n > s.k ? s.k : n;
+  }
 }
 
 // The last block of the count pass: offset = exclusive scan of keep (the
@@ -170,17 +147,18 @@ __device__ void scan_counts(const BruteWork& out, int64_t ny, int64_t batch_size
 template <int DIM, typename acc_t>
 static __global__ void __launch_bounds__(kWarps * 32)
 brute_count(BruteRadius<acc_t> s, BruteWork out, int64_t batch_size) {
-  const int64_t i = int64_t(blockIdx.x) * (kWarps * 32) + threadIdx.x;
+  const int lane = threadIdx.x & 31;
+  const int64_t w = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
   DeviceStats* checks = &out.stats->checks;
-  if (i < s.nx) {
-    check_point(s.x, s.batch_x, s.nx, s.dim, i, &checks->x_nonfinite, &checks->bx_unsorted,
-                &checks->bx_last);
+  if (w < s.nx) {
+    check_point(s.x, s.batch_x, s.nx, s.dim, w, &checks->x_nonfinite, &checks->bx_unsorted,
+                &checks->bx_last, lane);
   }
-  if (i < s.ny) {
-    check_point(s.y, s.batch_y, s.ny, s.dim, i, &checks->y_nonfinite, &checks->by_unsorted,
-                &checks->by_last);
+  if (w < s.ny) {
+    check_point(s.y, s.batch_y, s.ny, s.dim, w, &checks->y_nonfinite, &checks->by_unsorted,
+                &checks->by_last, lane);
+    count_query<DIM>(s, out, w, lane);
   }
-  if (i - (threadIdx.x & 31) < s.ny) count_query<DIM>(s, out, i, i < s.ny);  // warp-uniform
   // One launch for count and scan: the last block to finish scans.
   __shared__ bool last;
   __threadfence();
@@ -263,9 +241,8 @@ using namespace brute_impl;
 template <int DIM, typename acc_t>
 cudaError_t launch_brute_count(const BruteRadius<acc_t>& s, const BruteWork& out,
                                int64_t batch_size, cudaStream_t stream) {
-  const int64_t threads = std::max<int64_t>(std::max(s.nx, s.ny), 1);  // >= 1 block: it scans
-  brute_count<DIM><<<blocks_for_warps((threads + 31) / 32), kWarps * 32, 0, stream>>>(s, out,
-                                                                                   batch_size);
+  const int64_t warps = std::max<int64_t>(std::max(s.nx, s.ny), 1);  // >= 1 block: it scans
+  brute_count<DIM><<<blocks_for_warps(warps), kWarps * 32, 0, stream>>>(s, out, batch_size);
   return cudaGetLastError();
 }
 

@@ -103,21 +103,39 @@ def knn_cpu_table() -> str:
     return "\n".join(lines)
 
 
-def plot(rows: list[dict]) -> Path:
-    import matplotlib
+def knn_points() -> dict[str, list[tuple[int, float]]]:
+    """knn k=16 (D = 3) times per implementation from knn_gpu.json, sizes this
+    run skipped from knn_gpu_earlier.json (as in the table)."""
+    pts: dict[str, dict[int, float]] = {}
+    for name in ("knn_gpu_earlier.json", "knn_gpu.json"):  # the later file wins
+        for r in (load(name) or {}).get("results", []):
+            if r["case"] == "knn_d3" and "ms" in r:
+                pts.setdefault(r["impl"], {})[r["n"]] = r["ms"]
+    return {impl: sorted(by_n.items()) for impl, by_n in pts.items()}
 
+
+def plot(rows: list[dict]) -> Path | str:
+    try:
+        import matplotlib
+    except ImportError:  # the tables above do not need it
+        return "not redrawn (matplotlib is not installed)"
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, (ax, kx) = plt.subplots(1, 2, figsize=(12, 4.5))
     for impl in IMPLS:
         pts = sorted((r["n"], r["ms"]) for r in rows if r["impl"] == impl and not r["batched"])
         if pts:
             ax.plot(*zip(*pts), marker="o", label=impl)
     ax.set(xscale="log", yscale="log", xlabel="points N (uniform, ~32 neighbours)",
            ylabel="time per call (ms)", title="radius search on the GPU (no batch)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    for impl, pts in knn_points().items():
+        kx.plot(*zip(*pts), marker="o", label=impl)
+    kx.set(xscale="log", yscale="log", xlabel="points N (uniform, D = 3)",
+           ylabel="time per call (ms)", title="knn, k = 16, on the GPU")
+    for a in (ax, kx):
+        a.grid(True, which="both", alpha=0.3)
+        a.legend()
     out = RESULTS / "gpu_time_vs_n.png"
     fig.tight_layout()
     fig.savefig(out, dpi=110)
@@ -133,16 +151,30 @@ def knn_gpu_table() -> str:
     if not doc:
         return ""
     ms = {(r["case"], r["impl"], r["n"]): r["ms"] for r in doc["results"] if "ms" in r}
+    # Sizes this run skipped (torch-cluster's quadratic knn at 1e6, 8 s a
+    # call; our 1e8, 40 GB of output) come from the earlier run, marked *.
+    earlier = load("knn_gpu_earlier.json")
+    starred = set()
+    for r in earlier["results"] if earlier else []:
+        key = (r["case"], r["impl"], r["n"])
+        if "ms" in r and key not in ms:
+            ms[key] = r["ms"]
+            starred.add(key)
     lines = [f"knn, GPU: {doc['device']}, torch {doc['versions']['torch']}, {doc['date'][:10]}; "
-             "uniform float32 points in the unit cube, CUDA events, median; (x) = our speed-up.", "",
+             "uniform float32 points in the unit cube, CUDA events, median; (x) = our speed-up"
+             + (f"; * from the earlier run (`knn_gpu_earlier.json`, {earlier['date'][:10]}, same "
+                "machine and inputs; for cuneb, the build before the latest knn kernels)"
+                if starred else "") + ".", "",
              "| N | knn k=16 | torch_cluster knn | cdist + topk | knn_graph k=32 | radius_graph ~32 nbrs |",
              "|---|---|---|---|---|---|"]
     for n in sorted({n for (case, _, n) in ms if case in ("knn_d3", "graph_k32")}):
         ours = ms.get(("knn_d3", OURS, n))
         graph = ms.get(("graph_k32", f"{OURS}.knn_graph", n))
         radius = ms.get(("graph_k32", f"{OURS}.radius_graph", n))
-        cells = [fmt_ms(ours) if ours else "–",
-                 fmt_x(ours, ms.get(("knn_d3", "torch_cluster", n))) if ours else "–",
+        star = lambda impl: "*" if ("knn_d3", impl, n) in starred else ""  # noqa: E731
+        cells = [fmt_ms(ours) + star(OURS) if ours else "–",
+                 fmt_x(ours, ms.get(("knn_d3", "torch_cluster", n))) + star("torch_cluster")
+                 if ours else "–",
                  fmt_x(ours, ms.get(("knn_d3", "cdist_topk", n))) if ours else "–",
                  fmt_ms(graph) if graph else "–",
                  f"{fmt_ms(radius)} (knn_graph {graph / radius:.1f}x its time)" if graph and radius else "–"]
@@ -179,7 +211,20 @@ def small_batch_table() -> str:
             f"{r['workload']} " + " / ".join(f"{d['results'][i]['us'][OURS]:,.0f}" for d in repeats)
             for i, r in enumerate(doc["results"]))
         lines += ["", f"The same machine varies from run to run: `{OURS}` in two more runs of the "
-                      f"previous build (`small_batch_repeat*.json`), µs: {spread}."]
+                      f"same build right after (`small_batch_repeat*.json`), µs: {spread}."]
+    prof = load("latency_profile.json")
+    if prof:
+        f = prof["floor"]
+        rows = {(r["workload"], r["op"]): r for r in prof["results"]}
+        one = rows.get(("one molecule", "radius_graph"))
+        lines += ["", f"This machine's floor in the same session (`latency_profile.json`): one tiny "
+                      f"torch kernel {f['tiny_kernel_wall_us']:,.0f} µs ({f['tiny_kernel_host_us']:,.0f} µs "
+                      f"of host time), a kernel and a device-to-host read (`x.sum().item()`) "
+                      f"{f['round_trip_wall_us']:,.0f} µs."
+                  + (f" The one-molecule radius_graph there: {one['wall_us']:,.0f} µs, of which "
+                     f"{one['host_us']:,.0f} µs host time; GPU time per call: "
+                     + ", ".join(f"{k.split('(')[0].split('::')[-1].split('<')[0].strip()} {v:,.1f} µs"
+                                 for k, v in list(one["kernels"].items())[:4]) + "." if one else "")]
     knn = [(r["workload"], r["knn_graph"]) for r in doc["results"] if "knn_graph" in r]
     if knn:
         cells = "; ".join(f"{w} {k['us'][OURS]:,.0f} / {k['us'][f'{OURS}_padded']:,.0f} / "
@@ -199,7 +244,7 @@ def main() -> None:
     section = "\n\n".join(filter(None, [gpu_table(doc, rows), agreement(rows), cpu_table(),
                                           knn_gpu_table(), knn_cpu_table(), small_batch_table()]))
     text = README.read_text()
-    block = f"{BEGIN}\n{section}\n\n![GPU time vs N](bench/results/gpu_time_vs_n.png)\n{END}"
+    block = f"{BEGIN}\n{section}\n\n![GPU time vs N: radius and knn](bench/results/gpu_time_vs_n.png)\n{END}"
     text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
     README.write_text(text)
     print(f"updated {README.name}; plot {plot(rows)}")

@@ -18,15 +18,13 @@ tiny torch kernel, and one device-to-host round trip (x.sum().item()).
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import platform
 import time
 from collections import defaultdict
 
 import torch
-from package import NAME, ext
-from small_batch import WORKLOADS, make_batch, timed_cuda
+from package import ext
+from small_batch import WORKLOADS, gpu_header, make_batch, timed_cuda
 
 
 def host_us(fn, calls: int = 2000) -> float:
@@ -97,10 +95,7 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
     doc = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "device": torch.cuda.get_device_name(),
-        "machine": {"host": platform.node(), "cpus": torch.get_num_threads()},
-        "versions": {"torch": torch.__version__, NAME: ext.__version__, "cuda": torch.version.cuda},
+        **gpu_header(),
         "floor": floor(),
         "results": rows,
     }

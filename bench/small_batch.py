@@ -181,6 +181,14 @@ def timed_cuda(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def gpu_header() -> dict:
+    """Date, GPU, host and versions: the head of a GPU result file."""
+    return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "device": torch.cuda.get_device_name(),
+            "machine": {"host": platform.node(), "cpus": torch.get_num_threads()},
+            "versions": {"torch": torch.__version__, NAME: ext.__version__, "cuda": torch.version.cuda}}
+
+
 def timed_cpu(fn, repeats: int) -> float:
     for _ in range(20):
         fn()
@@ -283,10 +291,7 @@ def main() -> None:
         results.append(row)
         print(json.dumps(row), flush=True)
     doc = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "device": torch.cuda.get_device_name(),
-        "machine": {"host": platform.node(), "cpus": torch.get_num_threads()},
-        "versions": {"torch": torch.__version__, NAME: ext.__version__, "cuda": torch.version.cuda},
+        **gpu_header(),
         "setup": f"CUDA events around the whole call, median of {args.repeats}; radius_graph without "
                  "a neighbour cap, no self-loops; edge sets compared with ours; padded capacity "
                  "2 x edges + 64",

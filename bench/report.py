@@ -163,7 +163,7 @@ def knn_gpu_table() -> str:
     lines = [f"knn, GPU: {doc['device']}, torch {doc['versions']['torch']}, {doc['date'][:10]}; "
              "uniform float32 points in the unit cube, CUDA events, median; (x) = our speed-up"
              + (f"; * from the earlier run (`knn_gpu_earlier.json`, {earlier['date'][:10]}, same "
-                "machine and inputs; for cuneb, the build before the latest knn kernels)"
+                f"machine and inputs; for {OURS}, the build before the latest knn kernels)"
                 if starred else "") + ".", "",
              "| N | knn k=16 | torch_cluster knn | cdist + topk | knn_graph k=32 | radius_graph ~32 nbrs |",
              "|---|---|---|---|---|---|"]

@@ -26,6 +26,12 @@ struct KnnOut {
   int64_t* centre;
   int64_t* neighbour;
   acc_t* scratch;  // [edges] distances, for queries keeping > kLocalK (else unused)
+
+  // Query q's first slot and the number of slots from there (its neighbours).
+  EXT_HD int64_t first_slot(int64_t q) const { return offset ? offset[q] : q * uniform; }
+  EXT_HD int64_t slots(int64_t q, int64_t first) const {
+    return offset ? offset[q + 1] - first : uniform;
+  }
 };
 
 #if defined(__CUDACC__)
@@ -39,8 +45,8 @@ struct QueryTop {
   TopK<acc_t> top;
 
   __device__ QueryTop(const KnnOut<acc_t>& out, int64_t q, bool active) {
-    base = active ? (out.offset ? out.offset[q] : q * out.uniform) : 0;
-    n = active ? (out.offset ? out.offset[q + 1] - base : out.uniform) : 0;
+    base = active ? out.first_slot(q) : 0;
+    n = active ? out.slots(q, base) : 0;
     const bool local = n <= kLocalK;
     top = TopK<acc_t>{local ? local_d : out.scratch + base, local ? local_id : out.neighbour + base,
                       n, 0};

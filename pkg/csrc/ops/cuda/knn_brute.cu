@@ -96,11 +96,15 @@ __device__ inline double terms(double sum, const double2& x, const double2& y) {
   return term<COSINE>(term<COSINE>(sum, x.x, y.x), x.y, y.y);
 }
 
+// The 16-byte vector of knn_warp_vector.
+template <typename acc_t>
+using Vec = std::conditional_t<sizeof(acc_t) == 4, float4, double2>;
+
 // sum[w] = the distance sums of lane's tile point xp to the warp's queries ys.
 template <bool COSINE, bool VEC, typename acc_t>
 __device__ inline void sums(const acc_t* xp, const acc_t* ys, int dim, acc_t (&sum)[kQueriesPerWarp]) {
   if constexpr (VEC) {
-    using vec_t = std::conditional_t<sizeof(acc_t) == 4, float4, double2>;
+    using vec_t = Vec<acc_t>;
     const int n = dim / knn_warp_vector<acc_t>();
     const vec_t* xv = reinterpret_cast<const vec_t*>(xp);
     const vec_t* yv = reinterpret_cast<const vec_t*>(ys);
@@ -176,8 +180,7 @@ brute_warp_kernel(KnnBrute<acc_t> a, KnnOut<acc_t> out) {
     int64_t lo = 0, hi = 0;
     if (q < a.ny) {
       segment_range(a.batch_x, a.nx, batch_of(a.batch_y, q), lo, hi);
-      const int64_t base = out.offset ? out.offset[q] : q * out.uniform;
-      top[w] = WarpTop<acc_t>(out.offset ? out.offset[q + 1] - base : out.uniform);
+      top[w] = WarpTop<acc_t>(out.slots(q, out.first_slot(q)));
       if (COSINE) qnorm[w] = a.y_norm[q];
       if (top[w].cap == 0) lo = hi = 0;
       if (lane == 0 && top[w].cap > 0) {
@@ -198,7 +201,7 @@ brute_warp_kernel(KnnBrute<acc_t> a, KnnOut<acc_t> out) {
   for (int64_t start = first; start < last; start += a.tile) {
     const int m = int(last - start < a.tile ? last - start : a.tile);
     if (VEC && x_aligned) {
-      using vec_t = std::conditional_t<sizeof(acc_t) == 4, float4, double2>;
+      using vec_t = Vec<acc_t>;
       constexpr int v = knn_warp_vector<acc_t>();
       copy_rows(reinterpret_cast<const vec_t*>(a.x + start * dim), reinterpret_cast<vec_t*>(tile_x),
                 dim / v, stride / v, m);
@@ -232,7 +235,7 @@ brute_warp_kernel(KnnBrute<acc_t> a, KnnOut<acc_t> out) {
 #pragma unroll
   for (int w = 0; w < kQueriesPerWarp; ++w) {
     const int64_t q = q0 + warp * kQueriesPerWarp + w;
-    if (q < a.ny) top[w].write(out.centre, out.neighbour, out.offset ? out.offset[q] : q * out.uniform, q);
+    if (q < a.ny) top[w].write(out.centre, out.neighbour, out.first_slot(q), q);
   }
 }
 }  // namespace knn_brute_impl

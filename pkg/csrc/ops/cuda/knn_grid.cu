@@ -34,8 +34,8 @@ grid_warp_kernel(KnnGrid<acc_t, int32_t> s, const acc_t* __restrict__ yc,
   const int64_t t = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32;  // warp-uniform
   if (t >= ny) return;
   const int64_t q = yi[t];
-  const int64_t base = out.offset ? out.offset[q] : q * out.uniform;
-  WarpTop<acc_t> top(out.offset ? out.offset[q + 1] - base : out.uniform);
+  const int64_t base = out.first_slot(q);
+  WarpTop<acc_t> top(out.slots(q, base));
   if (top.cap == 0) return;
   grid_knn<DIM>(s, yc + t * DIM, q, batch_of(batch_y, q), top);
   top.write(out.centre, out.neighbour, base, q);

@@ -103,15 +103,28 @@ def knn_cpu_table() -> str:
     return "\n".join(lines)
 
 
+def knn_times() -> tuple[dict, set]:
+    """knn_gpu.json's times by (case, impl, n), and the keys taken from
+    knn_gpu_earlier.json: sizes this run skipped (torch-cluster's quadratic
+    knn at 1e6, 8 s a call; our 1e8, 40 GB of output), marked * in the table."""
+    doc = load("knn_gpu.json") or {"results": []}
+    ms = {(r["case"], r["impl"], r["n"]): r["ms"] for r in doc["results"] if "ms" in r}
+    starred = set()
+    for r in (load("knn_gpu_earlier.json") or {"results": []})["results"]:
+        key = (r["case"], r["impl"], r["n"])
+        if "ms" in r and key not in ms:
+            ms[key] = r["ms"]
+            starred.add(key)
+    return ms, starred
+
+
 def knn_points() -> dict[str, list[tuple[int, float]]]:
-    """knn k=16 (D = 3) times per implementation from knn_gpu.json, sizes this
-    run skipped from knn_gpu_earlier.json (as in the table)."""
-    pts: dict[str, dict[int, float]] = {}
-    for name in ("knn_gpu_earlier.json", "knn_gpu.json"):  # the later file wins
-        for r in (load(name) or {}).get("results", []):
-            if r["case"] == "knn_d3" and "ms" in r:
-                pts.setdefault(r["impl"], {})[r["n"]] = r["ms"]
-    return {impl: sorted(by_n.items()) for impl, by_n in pts.items()}
+    """knn k=16 (D = 3) times per implementation, as in the table."""
+    pts: dict[str, list[tuple[int, float]]] = {}
+    for (case, impl, n), t in knn_times()[0].items():  # implementations in run order
+        if case == "knn_d3":
+            pts.setdefault(impl, []).append((n, t))
+    return {impl: sorted(p) for impl, p in pts.items()}
 
 
 def plot(rows: list[dict]) -> Path | str:
@@ -150,16 +163,8 @@ def knn_gpu_table() -> str:
     doc = load("knn_gpu.json")
     if not doc:
         return ""
-    ms = {(r["case"], r["impl"], r["n"]): r["ms"] for r in doc["results"] if "ms" in r}
-    # Sizes this run skipped (torch-cluster's quadratic knn at 1e6, 8 s a
-    # call; our 1e8, 40 GB of output) come from the earlier run, marked *.
+    ms, starred = knn_times()
     earlier = load("knn_gpu_earlier.json")
-    starred = set()
-    for r in earlier["results"] if earlier else []:
-        key = (r["case"], r["impl"], r["n"])
-        if "ms" in r and key not in ms:
-            ms[key] = r["ms"]
-            starred.add(key)
     lines = [f"knn, GPU: {doc['device']}, torch {doc['versions']['torch']}, {doc['date'][:10]}; "
              "uniform float32 points in the unit cube, CUDA events, median; (x) = our speed-up"
              + (f"; * from the earlier run (`knn_gpu_earlier.json`, {earlier['date'][:10]}, same "

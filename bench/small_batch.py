@@ -10,7 +10,8 @@ median of --repeats, every implementation in the same run on the same inputs.
   ours       radius_graph (one sync: the edge count), radius_graph_padded
              (capacity 2x the edges: no sync), and that padded call captured
              once in a CUDA graph and replayed (the replay's latency)
-  syncs      device-to-host syncs per call, counted with torch.profiler
+  syncs      device-to-host waits per call: CUDA sync calls (torch.profiler),
+             or 1 if the call waits behind a GPU spin queued before it
   --profile  also writes the CUDA API and kernel timeline of one small call
              (torch.profiler) to show where the microseconds go
 
@@ -80,10 +81,26 @@ def graph_replay(pos, batch, r, capacity: int):
     return graph.replay, out
 
 
+def blocks_on_the_device(fn) -> bool:
+    """Whether one call waits for work queued before it: a ~2 ms GPU spin goes
+    first, and a call that returns in under 1 ms did not wait for it. This
+    sees every kind of wait, also one the profiler cannot (the exact ops spin
+    on host memory their count pass writes, no CUDA sync call)."""
+    fn()
+    torch.cuda.synchronize()
+    torch.cuda._sleep(4_000_000)  # cycles: ~2 ms at the H200's 1.98 GHz
+    t0 = time.perf_counter()
+    fn()
+    waited = time.perf_counter() - t0 > 1e-3
+    torch.cuda.synchronize()
+    return waited
+
+
 def syncs_per_call(fn) -> int:
     """Host waits for the device inside one call: stream/device/event syncs and
     synchronous copies, counted within the call's own profiler range (the
-    profiler's own sync at exit is outside it)."""
+    profiler's own sync at exit is outside it), and at least 1 where the call
+    blocks on the device (blocks_on_the_device) with none of those calls."""
     from torch.profiler import ProfilerActivity, profile, record_function
 
     fn()
@@ -95,7 +112,8 @@ def syncs_per_call(fn) -> int:
     call = next(e for e in events if e.name == "one_call")
     lo, hi = call.time_range.start, call.time_range.end
     names = ("cudaStreamSynchronize", "cudaDeviceSynchronize", "cudaMemcpy", "cudaEventSynchronize")
-    return sum(1 for e in events if e.name in names and lo <= e.time_range.start <= hi)
+    calls = sum(1 for e in events if e.name in names and lo <= e.time_range.start <= hi)
+    return max(calls, int(blocks_on_the_device(fn)))
 
 
 def dense_cdist(pos, batch, r):
@@ -159,7 +177,8 @@ def knn_timings(pos, batch, k: int, repeats: int) -> dict:
     same = edge_set(edges[:, : int(count)]) == edge_set(exact())
     return {"k": k, "same_edges": same, "us": {NAME: timed_cuda(exact, repeats),
             f"{NAME}_padded": timed_cuda(padded, repeats),
-            f"{NAME}_graph_replay": timed_cuda(graph.replay, repeats)}}
+            f"{NAME}_graph_replay": timed_cuda(graph.replay, repeats)},
+            "syncs_per_call": {NAME: syncs_per_call(exact), f"{NAME}_padded": syncs_per_call(padded)}}
 
 
 def edge_set(e: torch.Tensor) -> set:

@@ -177,8 +177,11 @@ def knn_padded(
     """:func:`knn` with a fixed-shape result ``(edges [2, len(y) * k],
     num_edges)``: the exact edges first, ``-1`` after them (fewer than
     ``len(y) * k`` only where a segment has fewer than ``k`` points). On CUDA
-    no sync when ``x`` times ``y`` points is at most 2**26; bad data makes
-    ``num_edges`` negative there (see :func:`radius_padded`, :func:`check_padded`)."""
+    no sync when ``x`` times ``y`` points is at most 2**26 or, with batch
+    vectors, ``y`` has at most 2**17 points (a batch segment longer than
+    2**26 / len(y) points then makes ``num_edges`` negative); bad data makes
+    ``num_edges`` negative there too (see :func:`radius_padded`,
+    :func:`check_padded`)."""
     return _ops.knn_padded(x, y, k, batch_x, batch_y, cosine, batch_size)
 
 

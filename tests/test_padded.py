@@ -143,19 +143,25 @@ def test_compiles_without_graph_breaks(device):
 
 
 @pytest.mark.cuda
-def test_a_segment_too_long_for_the_sync_free_path(cuda_device):
-    """The unpadded op falls back to the grid (same edges as the CPU); the
-    padded one cannot without a sync, so its count says why."""
+@pytest.mark.parametrize("op", ["radius_graph", "knn_graph"])
+def test_a_segment_too_long_for_the_sync_free_path(cuda_device, op):
+    """9,000 points with batch vectors: the sync-free search takes segments of
+    at most 2**26 / 9000 points. The unpadded op falls back to the grid (same
+    edges as the CPU); the padded one cannot without a sync, so its count says
+    why."""
     pos = torch.rand(9000, 3) * 20
     batch = torch.zeros(9000, dtype=torch.long)
     batch[8500:] = 1
-    exact = ext.radius_graph(pos, 1.0, batch)
-    assert torch.equal(ext.radius_graph(pos.to(cuda_device), 1.0, batch.to(cuda_device)).cpu(), exact)
+    call = {"radius_graph": lambda p, b: ext.radius_graph(p, 1.0, b),
+            "knn_graph": lambda p, b: ext.knn_graph(p, 6, b)}[op]
+    padded = {"radius_graph": lambda p, b: ext.radius_graph_padded(p, 1.0, 10, b),
+              "knn_graph": lambda p, b: ext.knn_graph_padded(p, 6, b)}[op]
+    assert torch.equal(call(pos.to(cuda_device), batch.to(cuda_device)).cpu(), call(pos, batch))
     if os.environ.get("EXT_CUDA_BRUTE") == "0":
         return
-    _, count = ext.radius_graph_padded(pos.to(cuda_device), 1.0, 10, batch.to(cuda_device))
+    edges, count = padded(pos.to(cuda_device), batch.to(cuda_device))
     with pytest.raises(RuntimeError, match="segment is longer than the sync-free"):
-        ext.check_padded(count, 10)
+        ext.check_padded(count, edges.shape[1])
 
 
 @pytest.mark.cuda
@@ -240,3 +246,15 @@ def test_knn_graph_padded_in_a_cuda_graph(cuda_device):
     nan[3, 0] = float("nan")
     with pytest.raises(RuntimeError, match="x contains NaN"):
         ext.check_padded(ext.knn_graph_padded(nan, 8, batch)[1], 400 * 8)
+
+
+@pytest.mark.cuda
+def test_capture_of_an_exact_op_says_to_call_its_padded_form(cuda_device):
+    # The exact ops wait on the host for their output size; inside a capture
+    # they would wait forever, so they raise first.
+    pos, batch = molecules(20, 12, cuda_device)
+    ext.radius_graph(pos, 0.5, batch)  # outside a graph: fine
+    for exact in (lambda: ext.radius_graph(pos, 0.5, batch), lambda: ext.knn_graph(pos, 4, batch)):
+        with pytest.raises(RuntimeError, match="call its _padded form"):
+            with torch.cuda.graph(torch.cuda.CUDAGraph()):
+                exact()

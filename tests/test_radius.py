@@ -556,3 +556,58 @@ def test_result_is_exact_after_calls_of_other_sizes(device):
         got = ext.radius_graph(pos.to(device), r, batch.to(device), max_num_neighbors=None)
         assert torch.equal(got.cpu(), want) and got.is_contiguous()
         assert got.untyped_storage().nbytes() <= 16 * (2 * got.shape[1] + 4096)
+
+
+def test_calls_from_threads_and_streams_and_after_an_error_are_exact(device):
+    """The CUDA small-input search reports its edge count and checks straight
+    into this thread's host memory and leaves its device-side checks zeroed
+    for the next call (cuda/host.h's tickets and self-zeroing scratch): calls
+    from two threads at once, on a side stream, and right after a call that
+    raised for bad data must each return exactly the CPU's edges."""
+    import threading
+
+    g = torch.Generator().manual_seed(11)
+    cases = []
+    for n in (20, 300, 2000):
+        pos = torch.rand(n, 3, generator=g)
+        batch = torch.sort(torch.randint(0, 4, (n,), generator=g)).values
+        cases.append((pos, batch, ext.radius_graph(pos, 0.2, batch)))
+    on_device = [(p.to(device), b.to(device), want) for p, b, want in cases]
+    bad = on_device[1][0].clone()
+    bad[7, 1] = float("nan")
+    failures = []
+
+    def rounds(count, side_stream):
+        stream = torch.cuda.Stream(device) if side_stream else None
+        for _ in range(count):
+            for pos, batch, want in on_device:
+                if stream is None:
+                    got = ext.radius_graph(pos, 0.2, batch)
+                else:
+                    stream.wait_stream(torch.cuda.current_stream(device))
+                    with torch.cuda.stream(stream):
+                        got = ext.radius_graph(pos, 0.2, batch)
+                    torch.cuda.current_stream(device).wait_stream(stream)
+                if not torch.equal(got.cpu(), want):
+                    failures.append(f"{pos.shape[0]} points: {tuple(got.shape)}")
+            try:
+                ext.radius_graph(bad, 0.2, on_device[1][1])
+                failures.append("NaN accepted")
+            except RuntimeError as e:
+                if "NaN or infinite" not in str(e):
+                    failures.append(str(e))
+
+    def run(count, side_stream=False):
+        try:  # a thread's exception would not fail the test by itself
+            rounds(count, side_stream)
+        except Exception as e:  # noqa: BLE001 - reported below
+            failures.append(repr(e))
+
+    side = device.type == "cuda"
+    threads = [threading.Thread(target=run, args=(20, side)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    run(20)  # the main thread too, on the current stream
+    for t in threads:
+        t.join()
+    assert not failures

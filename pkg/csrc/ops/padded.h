@@ -22,6 +22,15 @@ constexpr int64_t kPaddedTooBig = -5;      // a batch segment too long for the s
 // segment) tests in one pass; up to this, the CUDA ops run without a grid,
 // hence without the sync that sizes one (~20 us a pass on an H200).
 constexpr int64_t kBruteMaxPairs = int64_t(1) << 26;
+// Segments of at most this many points (radius keeps a bit per candidate;
+// knn's brute force takes any, see cuda/host.h's small_input_segment).
+// Sizes decide up front where they can (no batch vectors: one segment of
+// known length); otherwise the count pass finds out, and a call whose
+// segments are too long runs the grid search (the padded ops: kPaddedTooBig).
+constexpr int64_t kBruteMaxSegment = 8192;
+// At most this many queries try it with batch vectors (a failed try costs a
+// pass of segment lookups and a sync).
+constexpr int64_t kBruteMaxTries = int64_t(1) << 17;
 
 // The count a padded call reports: `total`, or the first problem's code.
 EXT_HD inline int64_t padded_status(bool x_bad, bool y_bad, bool unsorted, int64_t batch_size,

@@ -3,8 +3,12 @@
 
 #include <torch/csrc/stable/c/shim.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <cstring>
+
+#include "../padded.h"
 
 #ifndef EXT_CUDA_ARCHS
 #define EXT_CUDA_ARCHS "unknown"
@@ -65,41 +69,142 @@ Tensor exclusive_sum_raw(const int32_t* in, int64_t n, const Tensor& like, cudaS
   return scan_into_new_buffer(in, n, like, stream);
 }
 
-void check_not_capturing(const PointSets& c, cudaStream_t stream, const std::string& limits) {
+namespace {
+bool capturing(cudaStream_t stream) {
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
   CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
-  EXT_CHECK(capture == cudaStreamCaptureStatusNone, c.op, ": x has ", c.nx(), " points and y ",
+  return capture != cudaStreamCaptureStatusNone;
+}
+}  // namespace
+
+void check_not_capturing(const PointSets& c, cudaStream_t stream, const std::string& limits) {
+  EXT_CHECK(!capturing(stream), c.op, ": x has ", c.nx(), " points and y ",
             c.ny(), ", more than the sync-free search takes (", limits, "); larger inputs "
             "sync once to size the grid, which CUDA graph capture forbids: call it outside the "
             "captured region, or split the input into smaller calls");
 }
 
-void* pinned_scratch() {
-  // Page-locked, so device-to-host copies of a few bytes skip the staging
-  // copy that pageable memory needs; one per thread (calls may run on many).
-  thread_local struct Buffer {
-    void* p = nullptr;
-    ~Buffer() { if (p) cudaFreeHost(p); }
-  } buffer;
-  if (!buffer.p) CUDA_CHECK(cudaHostAlloc(&buffer.p, kPinnedBytes, cudaHostAllocDefault));
-  return buffer.p;
+namespace {
+// Page-locked, so device-to-host copies of a few bytes skip the staging copy
+// that pageable memory needs, and mapped (portable: for every device), so
+// kernels can write it; one per thread (calls may run on many).
+struct PinnedBuffer {
+  void* host = nullptr;
+  void* device = nullptr;
+  PinnedBuffer() {
+    CUDA_CHECK(cudaHostAlloc(&host, kPinnedBytes, cudaHostAllocMapped | cudaHostAllocPortable));
+    std::memset(host, 0, kPinnedBytes);
+    CUDA_CHECK(cudaHostGetDevicePointer(&device, host, 0));
+  }
+  ~PinnedBuffer() { cudaFreeHost(host); }
+};
+PinnedBuffer& pinned_buffer() {
+  thread_local PinnedBuffer buffer;
+  return buffer;
 }
 
-cudaEvent_t copy_event() {
+uint64_t next_ticket() {
+  thread_local uint64_t last = 0;
+  return ++last;
+}
+
+void wait_for_ticket(const uint64_t* slot, uint64_t ticket, cudaStream_t stream) {
+  // Spin as cudaEventSynchronize does by default; every so often ask the
+  // stream whether it failed, or finished without writing the ticket.
+  for (uint32_t spins = 1; __atomic_load_n(slot, __ATOMIC_ACQUIRE) != ticket; ++spins) {
+    if (spins % 4096) continue;
+    const cudaError_t state = cudaStreamQuery(stream);
+    if (state == cudaErrorNotReady) continue;
+    CUDA_CHECK(state);
+    if (__atomic_load_n(slot, __ATOMIC_ACQUIRE) == ticket) break;
+    fail(EXT_NS_STR ": internal error: the stream finished without the kernel's result");
+  }
+}
+}  // namespace
+
+void* pinned_scratch() { return pinned_buffer().host; }
+
+void* self_zeroing_scratch() {
   constexpr int kMaxDevices = 64;
-  thread_local struct Events {
-    cudaEvent_t e[kMaxDevices] = {};
-    ~Events() {
-      for (cudaEvent_t x : e) if (x) cudaEventDestroy(x);
+  thread_local struct Buffers {
+    void* p[kMaxDevices] = {};
+    ~Buffers() {
+      for (void* x : p) if (x) cudaFree(x);
     }
-  } events;
+  } buffers;
   int device = 0;
   CUDA_CHECK(cudaGetDevice(&device));
   EXT_CHECK(device >= 0 && device < kMaxDevices, EXT_NS_STR ": CUDA device ", device,
-            " is beyond the ", kMaxDevices, " this build keeps events for");
-  cudaEvent_t& e = events.e[device];
-  if (!e) CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
-  return e;
+            " is beyond the ", kMaxDevices, " this build keeps scratch memory for");
+  void*& p = buffers.p[device];
+  if (!p) {
+    CUDA_CHECK(cudaMalloc(&p, kSelfZeroingBytes));
+    CUDA_CHECK(cudaMemset(p, 0, kSelfZeroingBytes));  // once, synchronously
+  }
+  return p;
+}
+
+ReportSlot ReportSlot::next() {
+  static_assert(sizeof(BruteReport) <= kPinnedBytes, "the report must fit the pinned buffer");
+  PinnedBuffer& pinned = pinned_buffer();
+  return {static_cast<BruteReport*>(pinned.device), static_cast<const BruteReport*>(pinned.host),
+          next_ticket()};
+}
+
+BruteReport ReportSlot::wait(cudaStream_t stream) const {
+  wait_for_ticket(&host->ticket, ticket, stream);
+  return *host;
+}
+
+BruteStats* count_pass_stats(BruteStats* own, const BruteReport* report, cudaStream_t stream) {
+  static_assert(sizeof(BruteStats) <= kSelfZeroingBytes, "the stats must fit the scratch");
+  if (report) return static_cast<BruteStats*>(self_zeroing_scratch());
+  CUDA_CHECK(cudaMemsetAsync(own, 0, sizeof(BruteStats), stream));
+  return own;
+}
+
+void check_not_captured(const char* op, cudaStream_t stream) {
+  EXT_CHECK(!capturing(stream), op, ": the stream is being captured into a "
+            "CUDA graph, and this op waits on the host for its output size, which a capture "
+            "cannot do; call its _padded form (a fixed-shape result, no sync) instead");
+}
+
+namespace {
+bool brute_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("EXT_CUDA_BRUTE");
+    return !(v && v[0] == '0');
+  }();
+  return enabled;
+}
+}  // namespace
+
+int64_t small_input_segment(const PointSets& c, bool any_x) {
+  if (!brute_enabled()) return 0;
+  const int64_t pairs_per_query = kBruteMaxPairs / std::max<int64_t>(c.ny(), 1);
+  if (!c.batch_x) {  // one segment of all of x: the work is known
+    const bool fits = (any_x || c.nx() <= kBruteMaxSegment) && c.nx() <= pairs_per_query;
+    return fits ? std::max<int64_t>(c.nx(), 1) : 0;
+  }
+  if (c.ny() > kBruteMaxTries) return 0;
+  return any_x ? pairs_per_query : std::min(kBruteMaxSegment, pairs_per_query);
+}
+
+std::string small_input_limits(bool any_x) {
+  if (!brute_enabled()) return "none: EXT_CUDA_BRUTE=0 turns it off";
+  const std::string pairs = std::to_string(kBruteMaxPairs) + " x-y pairs";
+  const std::string segment = any_x ? "" : std::to_string(kBruteMaxSegment) + " points and ";
+  return "without batch vectors at most " + (any_x ? "" : std::to_string(kBruteMaxSegment) +
+         " points of x and ") + pairs + "; with them at most " + std::to_string(kBruteMaxTries) +
+         " points of y and batch segments of at most " + segment + pairs + " / len(y) points";
+}
+
+Tensor edges_from_buffer(const Tensor& buf, int64_t edges, int64_t capacity) {
+  const int64_t sizes[2] = {2, edges}, strides[2] = {edges, 1};
+  AtenTensorHandle view = nullptr;
+  SHIM_CHECK(aoti_torch__reinterpret_tensor(buf.get(), 2, sizes, strides, 0, &view));
+  Tensor out(view);
+  return capacity <= 2 * edges + 4096 ? out : torch::stable::clone(out);
 }
 
 InputStats read_stats(const PointSets& c, const DeviceStats& host) {

@@ -17,6 +17,7 @@
 #include <type_traits>
 
 #include "../points.h"
+#include "brute_pass.h"
 #include "prepare.h"
 #include "scan.h"
 
@@ -55,13 +56,56 @@ void check_not_capturing(const PointSets& c, cudaStream_t stream, const std::str
 
 // kPinnedBytes of page-locked host memory for this thread's small
 // device-to-host copies (the stats, an edge count), reused across calls.
+// It is mapped, so kernels may also write it directly (ReportSlot).
 constexpr size_t kPinnedBytes = 256;
 void* pinned_scratch();
 
-// This thread's event for waiting on a small device-to-host copy but not on
-// the work queued after it (cudaStreamSynchronize would wait for all of it),
-// for the current device; created once, without timing.
-cudaEvent_t copy_event();
+// kSelfZeroingBytes of device memory, this thread's, zero whenever none of
+// its calls is using it: a kernel using it zeroes it again before it writes
+// its ticket, so the next call needs no memset. Only for ops that wait for
+// their ticket before returning (no two calls of a thread overlap then).
+constexpr size_t kSelfZeroingBytes = 256;
+void* self_zeroing_scratch();
+
+// Where an exact op's count pass reports (brute_pass.h): this thread's
+// pinned buffer as the kernel sees it and as the host reads it, and the
+// ticket (a number new to this thread) the kernel writes after the report.
+// The host waits for the ticket rather than for a copy and an event: two
+// CUDA calls fewer on the host, no copy on the GPU. wait() raises if the
+// stream fails, or finishes without the ticket.
+struct ReportSlot {
+  BruteReport* device;
+  const BruteReport* host;
+  uint64_t ticket;
+  static ReportSlot next();
+  BruteReport wait(cudaStream_t stream) const;  // the report, once its ticket is there
+};
+
+// The stats a count pass gathers into: `own` (the call's device memory,
+// zeroed here) for the padded ops, or with a report the self-zeroing scratch
+// (the pass leaves it zeroed: no memset).
+BruteStats* count_pass_stats(BruteStats* own, const BruteReport* report, cudaStream_t stream);
+
+// The longest batch segment the small-input search (a warp per query over
+// its batch segment, no grid, so no sync to size one) may meet in this call,
+// from sizes alone; 0: it does not apply (padded.h's kBrute* limits). With
+// `any_x`, the op's brute force takes a segment of any length (knn); radius
+// keeps a bit per candidate, at most kBruteMaxSegment. EXT_CUDA_BRUTE=0 in
+// the environment turns it off, so that tests can check the grid search on
+// small inputs too.
+int64_t small_input_segment(const PointSets& c, bool any_x);
+// Those limits in words, for messages.
+std::string small_input_limits(bool any_x);
+
+// The [2, edges] result from a [2, capacity] buffer whose rows the kernels
+// wrote back to back (the second at slot `edges`), allocated before the edge
+// count was known: a view, or a copy where the buffer is more than about
+// twice the result (a result never holds much more memory than its size).
+Tensor edges_from_buffer(const Tensor& buf, int64_t edges, int64_t capacity);
+
+// Raises if `stream` is being captured into a CUDA graph: `op` waits for a
+// result on the host, which a capture cannot (its _padded form need not).
+void check_not_captured(const char* op, cudaStream_t stream);
 
 // The scan of the inputs, in two halves so that an op can queue more work
 // before the one sync: enqueue_scan() launches the kernels into `st`

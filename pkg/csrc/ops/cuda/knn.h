@@ -26,11 +26,24 @@ struct KnnOut {
   int64_t* centre;
   int64_t* neighbour;
   acc_t* scratch;  // [edges] distances, for queries keeping > kLocalK (else unused)
+  // Set where the host allocated the output before it knew the edge count:
+  // the second row (the one at the higher address) starts *second_row_at
+  // slots after the first one, not where its pointer says (see placed()).
+  const int64_t* second_row_at = nullptr;
 
   // Query q's first slot and the number of slots from there (its neighbours).
   EXT_HD int64_t first_slot(int64_t q) const { return offset ? offset[q] : q * uniform; }
   EXT_HD int64_t slots(int64_t q, int64_t first) const {
     return offset ? offset[q + 1] - first : uniform;
+  }
+  // The rows where the kernels write them (device code).
+  EXT_HD KnnOut placed() const {
+    if (!second_row_at) return *this;
+    KnnOut o = *this;
+    const bool centre_first = centre < neighbour;
+    int64_t* first = centre_first ? centre : neighbour;
+    (centre_first ? o.neighbour : o.centre) = first + *second_row_at;
+    return o;
   }
 };
 
@@ -158,21 +171,35 @@ struct WarpTop {
       insert(__shfl_sync(kAll, cd, src), __shfl_sync(kAll, cj, src));
     }
   }
-  // grid_knn's hook (see TopK::offer_slots): the slots, 32 at a time.
+  // grid_knn's hook (see TopK::offer_slots): the slots, 32 at a time. For a
+  // fixed DIM the query sits in registers and every lane loads (a lane past
+  // the end re-reads slot `begin`, then drops it): no branch around the loads.
   template <int DIM, typename start_t>
   __device__ void offer_slots(const acc_t* xc, const int32_t* xi, int64_t stride, bool skip_self,
                               const acc_t* q, int64_t qi, start_t begin, start_t end) {
-    for (start_t base = begin; base < end; base += 32) {
-      const start_t j = base + lane;
-      bool valid = j < end;
-      acc_t cd = acc_t(0);
-      int32_t cj = 0;
-      if (valid) {
-        cj = xi[j];
-        valid = !(skip_self && cj == qi);
-        if (valid) cd = dist2<DIM>(xc + int64_t(j) * stride, q, stride);
+    if constexpr (DIM > 0) {
+      acc_t qv[DIM];
+#pragma unroll
+      for (int d = 0; d < DIM; ++d) qv[d] = q[d];
+      for (start_t base = begin; base < end; base += 32) {
+        const start_t j = base + lane < end ? base + lane : begin;
+        const int32_t cj = xi[j];
+        const acc_t cd = dist2<DIM>(xc + int64_t(j) * DIM, qv, DIM);
+        offer_lanes(cd, cj, base + lane < end && !(skip_self && cj == qi));
       }
-      offer_lanes(cd, cj, valid);
+    } else {
+      for (start_t base = begin; base < end; base += 32) {
+        const start_t j = base + lane;
+        bool valid = j < end;
+        acc_t cd = acc_t(0);
+        int32_t cj = 0;
+        if (valid) {
+          cj = xi[j];
+          valid = !(skip_self && cj == qi);
+          if (valid) cd = dist2<DIM>(xc + int64_t(j) * stride, q, stride);
+        }
+        offer_lanes(cd, cj, valid);
+      }
     }
   }
   // Lane i writes the i-th neighbour of query q at out[base + i].
@@ -190,6 +217,18 @@ struct WarpTop {
 cudaError_t launch_knn_counts(const int64_t* batch_x, int64_t nx, const int64_t* batch_y,
                               int64_t ny, int64_t k, bool ignore_same_index, int64_t* kept,
                               cudaStream_t stream);
+
+// The small-input path (cuda/host.h's small_input_segment) needs no grid,
+// hence no bounding box: a count pass (brute_pass.h: the checks and each
+// query's output slots, scanned; a segment longer than max_segment sets
+// too_big), then the brute force. The padded ops need no sync there; the
+// exact ones wait for the count pass' report only, the brute force queued.
+struct BruteWork;
+template <typename acc_t>
+struct KnnBrute;
+template <typename acc_t>
+cudaError_t launch_knn_count_pass(const KnnBrute<acc_t>& a, int64_t k, int64_t max_segment,
+                                  const BruteWork& out, int64_t batch_size, cudaStream_t stream);
 
 // norms[i] = |p_i| (dot and sqrt rounded like the CPU kernel).
 template <typename acc_t>

@@ -15,7 +15,8 @@ constexpr int32_t kGlobalStep = 256;  // points per step when x is read from glo
 
 template <bool COSINE, typename acc_t>
 static __global__ void __launch_bounds__(kBlock)
-brute_kernel(KnnBrute<acc_t> a, KnnOut<acc_t> out) {
+brute_kernel(KnnBrute<acc_t> a, KnnOut<acc_t> given) {
+  const KnnOut<acc_t> out = given.placed();
   extern __shared__ unsigned long long smem_words[];
   acc_t* tile_x = reinterpret_cast<acc_t*>(smem_words);
   acc_t* tile_norm = tile_x + int64_t(a.tile) * a.dim;
@@ -147,7 +148,8 @@ __device__ inline void copy_rows(const T* __restrict__ src, T* dst, int per, int
 // with the compiler's 86 registers and 5 blocks (H200).
 template <bool COSINE, bool VEC, typename acc_t>
 static __global__ void __launch_bounds__(kWarpBlock, 6)
-brute_warp_kernel(KnnBrute<acc_t> a, KnnOut<acc_t> out) {
+brute_warp_kernel(KnnBrute<acc_t> a, KnnOut<acc_t> given) {
+  const KnnOut<acc_t> out = given.placed();
   extern __shared__ unsigned long long smem_words[];
   const int dim = int(a.dim), stride = knn_warp_stride<acc_t>(a.dim);
   acc_t* tile_x = reinterpret_cast<acc_t*>(smem_words);

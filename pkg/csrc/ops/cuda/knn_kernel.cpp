@@ -1,6 +1,11 @@
 // CUDA backend of knn / knn_graph: host orchestration (device code in
 // knn_prep.cu, knn_grid.cu, knn_brute.cu; the search itself is
 // knn_search.h's, shared with the CPU kernel).
+// Small inputs (host.h's small_input_segment; batches of molecules, small
+// clouds): no grid. A count pass (brute_pass.h: the checks and each query's
+// output slots) and the tiled brute force, two launches; the exact ops wait
+// only for the count pass' report, the brute force already queued into a
+// buffer of len(y) * min(k, |x|) edges. Everything else:
 //   1. one scan of the inputs (bounding box, non-finite and batch checks)
 //      and, with batch vectors, each query's neighbour count and their
 //      prefix sum, brought back to the host in ONE device-to-host copy (the
@@ -26,6 +31,7 @@
 #include "../knn.h"
 #include "../padded.h"
 #include "../library.h"
+#include "brute_pass.h"
 #include "host.h"
 #include "knn.h"
 
@@ -46,9 +52,10 @@ void grid_search(const KnnCall& c, const GridSpec& g, const KnnOut<acc_t>& out,
                                           stream)));
 }
 
-template <typename in_t, typename acc_t>
-void brute_search(const KnnCall& c, const KnnOut<acc_t>& out, cudaStream_t stream) {
-  Tensor x = widened<in_t, acc_t>(c.x, stream), y = widened<in_t, acc_t>(c.y, stream);
+// x and y: the points in the distance type (widened<>).
+template <typename acc_t>
+void brute_search(const KnnCall& c, Tensor x, Tensor y, const KnnOut<acc_t>& out,
+                  cudaStream_t stream) {
   std::optional<Tensor> xn, yn;
   if (c.cosine) {
     xn = new_uninit(x, {c.nx()}, acc_scalar<acc_t>());
@@ -94,9 +101,84 @@ std::optional<Tensor> queue_offsets(const KnnCall& c, cudaStream_t stream) {
   return exclusive_sum(kept, stream);
 }
 
+// ------------------------------------------------------------ small inputs
+// The longest segment the small-input path (knn.h) may meet (0: not this
+// call's path); WarpTop's indices are 32-bit.
+int64_t knn_small_segment(const KnnCall& c) {
+  return c.nx() < std::numeric_limits<int32_t>::max() ? small_input_segment(c, true) : 0;
+}
+
+// The points in the distance type and the count pass, queued. One allocation
+// holds keep | offset [ny + 1] | BruteStats. Exactly one of `count` (the
+// padded ops) and `report` (the exact ones) is set.
+template <typename acc_t>
+struct CountPass {
+  Tensor x, y, work;
+  BruteWork w;
+};
+
+template <typename in_t, typename acc_t>
+CountPass<acc_t> queue_count_pass(const KnnCall& c, int64_t max_segment, int64_t* count,
+                                  BruteReport* report, uint64_t ticket, cudaStream_t stream) {
+  const int64_t ny = c.ny();
+  Tensor x = widened<in_t, acc_t>(c.x, stream);
+  const bool same = c.y.const_data_ptr() == c.x.const_data_ptr() && ny == c.nx();
+  Tensor y = same ? x : widened<in_t, acc_t>(c.y, stream);  // knn_graph: widen once
+  const int64_t at_offset = aligned(ny * 8), at_stats = at_offset + (ny + 1) * 8;
+  static_assert(sizeof(BruteStats) % 8 == 0, "the stats follow the int64 offsets");
+  Tensor work = new_uninit(c.x, {at_stats + int64_t(sizeof(BruteStats))}, ScalarType::Byte);
+  uint8_t* base = data<uint8_t>(work);
+  CountPass<acc_t> p{x, y, work,
+                     {nullptr, reinterpret_cast<int64_t*>(base),
+                      reinterpret_cast<int64_t*>(base + at_offset), nullptr, 0,
+                      reinterpret_cast<BruteStats*>(base + at_stats), count, report, ticket}};
+  p.w.stats = count_pass_stats(p.w.stats, report, stream);
+  const KnnBrute<acc_t> a{data<acc_t>(p.x), data<acc_t>(p.y), nullptr, nullptr,
+                          data_or_null<int64_t>(c.batch_x), data_or_null<int64_t>(c.batch_y),
+                          c.nx(), ny, c.dim(), c.ignore_same_index, 0};
+  CUDA_CHECK(launch_knn_count_pass(a, c.k, max_segment, p.w, c.batch_size, stream));
+  return p;
+}
+
+// The output slots of `rows` ([2, slots]) for the brute force, each query's
+// from the count pass' offsets.
+template <typename acc_t>
+KnnOut<acc_t> slots_of(const KnnCall& c, const BruteWork& w, int64_t* rows, int64_t slots,
+                       std::optional<Tensor>& scratch) {
+  if (c.k > kLocalK && slots > 0) scratch = new_uninit(c.x, {slots}, acc_scalar<acc_t>());
+  return {w.offset, 0, rows + (c.neighbour_first ? slots : 0),
+          rows + (c.neighbour_first ? 0 : slots), scratch ? data<acc_t>(*scratch) : nullptr};
+}
+
+// The exact op: two launches, then the wait for the count pass' report (the
+// brute force already queued, into a buffer of ny * min(k, nx) edges: room
+// for every query's most). Nothing if a segment was too long (the grid's job).
+template <typename in_t>
+std::optional<Tensor> small_exact(const KnnCall& c, int64_t max_segment, cudaStream_t stream) {
+  using acc_t = typename acc_type<in_t>::type;
+  const ReportSlot slot = ReportSlot::next();
+  const CountPass<acc_t> p =
+      queue_count_pass<in_t, acc_t>(c, max_segment, nullptr, slot.device, slot.ticket, stream);
+  const int64_t slots = c.ny() * c.kept(c.nx());
+  Tensor buf = new_edges(c, slots);
+  std::optional<Tensor> scratch;
+  KnnOut<acc_t> out = slots_of<acc_t>(c, p.w, data<int64_t>(buf), slots, scratch);
+  out.second_row_at = p.w.offset + c.ny();  // the edge count, on the device
+  if (slots > 0) brute_search(c, p.x, p.y, out, stream);
+  const BruteReport report = slot.wait(stream);
+  check_stats(c, read_stats(c, report.stats.checks));
+  if (report.stats.too_big) return std::nullopt;
+  return edges_from_buffer(buf, report.edges, slots);
+}
+
+// ------------------------------------------------------------- any input
 template <typename in_t>
 Tensor knn_typed(const KnnCall& c, cudaStream_t stream) {
   using acc_t = typename acc_type<in_t>::type;
+  check_not_captured(c.op, stream);
+  if (const int64_t max_segment = knn_small_segment(c)) {
+    if (std::optional<Tensor> edges = small_exact<in_t>(c, max_segment, stream)) return *edges;
+  }
   const int64_t nx = c.nx(), ny = c.ny();
   const bool batched = c.batch_x.has_value() || c.batch_y.has_value();
   // [DeviceStats | int64 edge count]: DeviceStats' size is a multiple of 8.
@@ -135,7 +217,8 @@ Tensor knn_typed(const KnnCall& c, cudaStream_t stream) {
                           rows + (c.neighbour_first ? 0 : edges),
                           scratch ? data<acc_t>(*scratch) : nullptr};
   if (!c.use_grid()) {
-    brute_search<in_t, acc_t>(c, out, stream);
+    brute_search(c, widened<in_t, acc_t>(c.x, stream), widened<in_t, acc_t>(c.y, stream), out,
+                 stream);
     return result;
   }
   // A warp tests 32 candidates at once: cells of ~k points keep its lanes
@@ -154,37 +237,26 @@ Tensor knn_typed(const KnnCall& c, cudaStream_t stream) {
   return result;
 }
 
-// The padded result with no sync (inputs small enough for the brute force,
-// which needs no grid, hence no bounding box): checks and edge count stay on
-// the device; bad input turns the count negative (padded.h).
+// The padded result with no sync: the count pass' checks and edge count stay
+// on the device; bad input turns the count negative (padded.h).
 template <typename in_t>
 Padded padded_typed(const KnnCall& c, cudaStream_t stream) {
   using acc_t = typename acc_type<in_t>::type;
-  const int64_t nx = c.nx(), ny = c.ny(), capacity = padded_capacity(c);
-  if (nx * ny > kBruteMaxPairs) {
-    check_not_capturing(c, stream, "at most " + std::to_string(kBruteMaxPairs) + " x-y pairs");
+  const int64_t capacity = padded_capacity(c);
+  const int64_t max_segment = knn_small_segment(c);
+  if (!max_segment) {
+    check_not_capturing(c, stream, small_input_limits(true));
     return pad_edges(c, knn_typed<in_t>(c, stream), capacity);
   }
-  Tensor buf = new_uninit(c.x, {int64_t(sizeof(DeviceStats))}, ScalarType::Byte);
-  auto* st = reinterpret_cast<DeviceStats*>(data<uint8_t>(buf));
-  enqueue_scan<in_t>(c, st, stream);
-  const bool batched = c.batch_x.has_value() || c.batch_y.has_value();
-  std::optional<Tensor> offset = queue_offsets(c, stream);
-  const int64_t uniform = batched ? 0 : c.kept(nx);
-  Tensor edges = new_edges(c, capacity);
   Tensor count = new_uninit(c.x, {}, ScalarType::Long);
+  const CountPass<acc_t> p = queue_count_pass<in_t, acc_t>(c, max_segment, data<int64_t>(count),
+                                                           nullptr, 0, stream);
+  Tensor edges = new_edges(c, capacity);
   CUDA_CHECK(cudaMemsetAsync(edges.mutable_data_ptr(), 0xFF, size_t(capacity) * 16, stream));
-  CUDA_CHECK(launch_padded_count(st, offset ? data<int64_t>(*offset) + ny : nullptr,
-                                 ny * uniform, c.batch_size, data<int64_t>(count), stream));
   if (capacity == 0) return {edges, count};
-  int64_t* rows = data<int64_t>(edges);
   std::optional<Tensor> scratch;
-  if (c.k > kLocalK) scratch = new_uninit(c.x, {capacity}, acc_scalar<acc_t>());
-  const KnnOut<acc_t> out{offset ? data<int64_t>(*offset) : nullptr, uniform,
-                          rows + (c.neighbour_first ? capacity : 0),
-                          rows + (c.neighbour_first ? 0 : capacity),
-                          scratch ? data<acc_t>(*scratch) : nullptr};
-  brute_search<in_t, acc_t>(c, out, stream);
+  brute_search(c, p.x, p.y, slots_of<acc_t>(c, p.w, data<int64_t>(edges), capacity, scratch),
+               stream);
   return {edges, count};
 }
 

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "../padded.h"
 #include "prepare.h"
 
 namespace ops {
@@ -114,21 +113,8 @@ static __global__ void widen_points(const in_t* __restrict__ in, int64_t n,
   if (i < n) out[i] = acc_t(widen(in[i]));
 }
 
-static __global__ void padded_count(const DeviceStats* st, const int64_t* total,
-                                    int64_t fixed_total, int64_t batch_size, int64_t* count) {
-  *count = padded_status(st->x_nonfinite, st->y_nonfinite, st->bx_unsorted || st->by_unsorted,
-                         batch_size, st->bx_last, st->by_last, false,
-                         total ? *total : fixed_total);
-}
-
 }  // namespace prepare_impl
 using namespace prepare_impl;
-
-cudaError_t launch_padded_count(const DeviceStats* st, const int64_t* total, int64_t fixed_total,
-                                int64_t batch_size, int64_t* count, cudaStream_t stream) {
-  padded_count<<<1, 1, 0, stream>>>(st, total, fixed_total, batch_size, count);
-  return cudaGetLastError();
-}
 
 template <typename in_t, typename acc_t>
 cudaError_t launch_widen(const in_t* in, int64_t n, acc_t* out, cudaStream_t stream) {

@@ -42,12 +42,6 @@ cudaError_t launch_scatter(const in_t* p, int64_t n, int64_t dim, const int32_t*
                            const int32_t* rank, const int32_t* start, acc_t* coords,
                            int32_t* index, cudaStream_t stream);
 
-// The count a padded op reports (padded.h), computed on the device: the
-// edge count (*total, or `fixed_total` when total is null), or the code of
-// the first problem in *st. No host sync.
-cudaError_t launch_padded_count(const DeviceStats* st, const int64_t* total, int64_t fixed_total,
-                                int64_t batch_size, int64_t* count, cudaStream_t stream);
-
 // out[i] = acc_t(in[i]) for n values (half / bfloat16 to float).
 template <typename in_t, typename acc_t>
 cudaError_t launch_widen(const in_t* in, int64_t n, acc_t* out, cudaStream_t stream);

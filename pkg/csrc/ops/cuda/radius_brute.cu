@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "../arith.h"
+#include "brute_pass.cuh"
 #include "radius_brute.h"
 #include "segment.cuh"
 #include "select.cuh"
@@ -14,7 +15,7 @@ namespace ops {
 // nvcc names anonymous namespaces with a per-process hash, which would make
 // every CUDA build differ (reproducible wheels need identical bytes).
 namespace brute_impl {
-constexpr int kWarps = 8;  // queries (warps) per block
+constexpr int kWarps = kPassWarps;  // queries (warps) per block
 constexpr unsigned kAll = 0xffffffffu;
 
 int blocks_for_warps(int64_t warps) { return int((warps + kWarps - 1) / kWarps); }
@@ -55,20 +56,6 @@ static __device__ bool hit(const BruteRadius<acc_t>& s, const Query<DIM, acc_t>&
   return *d2 < s.r2;
 }
 
-// Point i of p: non-finite coordinates, batch order (ids non-negative and
-// non-decreasing) and the last id go into the stats. A warp checks one point.
-template <typename acc_t>
-static __device__ void check_point(const acc_t* p, const int64_t* batch, int64_t n, int64_t dim,
-                                   int64_t i, int32_t* nonfinite, int32_t* unsorted,
-                                   int64_t* last, int lane) {
-  bool bad = false;
-  for (int64_t d = lane; d < dim; d += 32) bad |= !isfinite(p[i * dim + d]);
-  if (__any_sync(kAll, bad) && lane == 0) atomicExch(nonfinite, 1);
-  if (!batch || lane != 0) return;
-  if (i == 0 ? batch[0] < 0 : batch[i] < batch[i - 1]) atomicExch(unsorted, 1);
-  if (i == n - 1) *last = batch[i];
-}
-
 // Query w's count pass: its hits, 32 candidates a step, the ballots kept in
 // masks (the fill pass writes from them instead of testing again).
 template <int DIM, typename acc_t>
@@ -86,13 +73,20 @@ static __device__ void count_query(const BruteRadius<acc_t>& s, const BruteWork&
   }
   const Query<DIM, acc_t> q(s, w);
   uint32_t* masks = out.masks + w * out.mask_stride;
+  // 32-bit positions in the segment (at most max_segment <= kBruteMaxSegment)
+  // and loads that need no branch (a lane past the end reads the first
+  // point, then ignores it): the unrolled steps' loads go out together, and
+  // a step is ~half the instructions of a guarded 64-bit one (ncu: this pass
+  // was issue-bound at 8 x 1,000 atoms).
+  const int32_t len = int32_t(end - begin);
+  const int32_t self = s.ignore_same_index && w >= begin && w < end ? int32_t(w - begin) : -1;
+  const acc_t* xs = s.x + begin * (DIM > 0 ? DIM : s.dim);
   int32_t n = 0;
-  // Unrolled: several candidates' loads and distance chains in flight per
-  // lane (ncu: the rolled loop was latency-bound, 16 cycles an instruction).
 #pragma unroll 4
-  for (int64_t j = begin + lane, c = 0; j - lane < end; j += 32, ++c) {
-    acc_t d2;
-    const unsigned m = __ballot_sync(kAll, j < end && hit(s, q, w, j, &d2));
+  for (int32_t i = lane, c = 0; i - lane < len; i += 32, ++c) {
+    const bool inside = i < len;
+    const acc_t d2 = q.dist2_to(xs + int64_t(inside ? i : 0) * (DIM > 0 ? DIM : s.dim), s.dim);
+    const unsigned m = __ballot_sync(kAll, inside && i != self && d2 < s.r2);
     if (lane == 0) masks[c] = m;
     n += __popc(m);
   }
@@ -102,73 +96,14 @@ static __device__ void count_query(const BruteRadius<acc_t>& s, const BruteWork&
   }
 }
 
-// The last block of the count pass: offset = exclusive scan of keep (the
-// queries' output slots), and for the padded ops their count (padded.h).
-// The other blocks' writes are visible: each fenced them before taking its
-// ticket, and they are read from L2 (__ldcg), never from this SM's L1.
-// Not static: nvcc prefixes the shared array of a function with internal
-// linkage with a hash of the source path, and every build would differ.
-__device__ void scan_counts(const BruteWork& out, int64_t ny, int64_t batch_size) {
-  __shared__ int64_t sums[kWarps * 32];
-  const int t = threadIdx.x, threads = kWarps * 32;
-  const int64_t per = (ny + threads - 1) / threads, lo = t * per;
-  const int64_t hi = lo + per < ny ? lo + per : ny;
-  int64_t sum = 0;
-#pragma unroll 8  // the loads in flight together, not one L2 round trip each
-  for (int64_t i = lo; i < hi; ++i) sum += __ldcg(out.keep + i);
-  sums[t] = sum;
-  __syncthreads();
-  for (int o = 1; o < threads; o <<= 1) {  // inclusive scan of the per-thread sums
-    const int64_t v = t >= o ? sums[t - o] : 0;
-    __syncthreads();
-    sums[t] += v;
-    __syncthreads();
-  }
-  int64_t run = sums[t] - sum;
-#pragma unroll 8
-  for (int64_t i = lo; i < hi; ++i) {
-    out.offset[i] = run;
-    run += __ldcg(out.keep + i);
-  }
-  if (t == threads - 1) {
-    out.offset[ny] = sums[t];
-    if (out.count) {
-      const DeviceStats& c = out.stats->checks;
-      auto flag = [](const int32_t& v) { return __ldcg(&v) != 0; };
-      auto id = [](const int64_t& v) { return int64_t(__ldcg(reinterpret_cast<const long long*>(&v))); };
-      *out.count = padded_status(flag(c.x_nonfinite), flag(c.y_nonfinite),
-                                 flag(c.bx_unsorted) || flag(c.by_unsorted), batch_size,
-                                 id(c.bx_last), id(c.by_last), id(out.stats->too_big) != 0,
-                                 sums[t]);
-    }
-  }
-}
-
 template <int DIM, typename acc_t>
 static __global__ void __launch_bounds__(kWarps * 32)
 brute_count(BruteRadius<acc_t> s, BruteWork out, int64_t batch_size) {
   const int lane = threadIdx.x & 31;
   const int64_t w = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
-  DeviceStats* checks = &out.stats->checks;
-  if (w < s.nx) {
-    check_point(s.x, s.batch_x, s.nx, s.dim, w, &checks->x_nonfinite, &checks->bx_unsorted,
-                &checks->bx_last, lane);
-  }
-  if (w < s.ny) {
-    check_point(s.y, s.batch_y, s.ny, s.dim, w, &checks->y_nonfinite, &checks->by_unsorted,
-                &checks->by_last, lane);
-    count_query<DIM>(s, out, w, lane);
-  }
-  // One launch for count and scan: the last block to finish scans.
-  __shared__ bool last;
-  __threadfence();
-  __syncthreads();
-  if (threadIdx.x == 0) last = atomicAdd(&out.stats->blocks_done, 1u) == gridDim.x - 1;
-  __syncthreads();
-  if (last) {
-    __threadfence();
-    scan_counts(out, s.ny, batch_size);
-  }
+  check_points(s.x, s.batch_x, s.nx, s.y, s.batch_y, s.ny, s.dim, &out.stats->checks, w, lane);
+  if (w < s.ny) count_query<DIM>(s, out, w, lane);
+  finish_count_pass(out, s.ny, batch_size);
 }
 
 template <int DIM, typename acc_t>
@@ -198,13 +133,14 @@ brute_fill(BruteRadius<acc_t> s, BruteWork in, BruteRows out) {
   const unsigned below = (1u << lane) - 1;
   if (in.found[w] == n) {  // every hit is kept: write them from the count pass' ballots
     const uint32_t* masks = in.masks + w * in.mask_stride;
+    const int32_t len = int32_t(end - begin);  // <= max_segment, as in count_query
 #pragma unroll 4
-    for (int64_t j = begin + lane, c = 0; j - lane < end; j += 32, ++c) {
+    for (int32_t i = lane, c = 0; i - lane < len; i += 32, ++c) {
       const unsigned m = masks[c];
       const int64_t p = pos + __popc(m & below);
       if ((m >> lane) & 1u && p < limit) {
         centre[p] = w;
-        neighbour[p] = j;
+        neighbour[p] = begin + i;
       }
       pos += __popc(m);
     }
@@ -241,8 +177,8 @@ using namespace brute_impl;
 template <int DIM, typename acc_t>
 cudaError_t launch_brute_count(const BruteRadius<acc_t>& s, const BruteWork& out,
                                int64_t batch_size, cudaStream_t stream) {
-  const int64_t warps = std::max<int64_t>(std::max(s.nx, s.ny), 1);  // >= 1 block: it scans
-  brute_count<DIM><<<blocks_for_warps(warps), kWarps * 32, 0, stream>>>(s, out, batch_size);
+  brute_count<DIM><<<count_pass_blocks(std::max(s.nx, s.ny)), kWarps * 32, 0, stream>>>(s, out,
+                                                                                  batch_size);
   return cudaGetLastError();
 }
 

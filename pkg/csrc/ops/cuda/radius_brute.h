@@ -11,7 +11,7 @@
 #include <cstdint>
 
 #include "../padded.h"
-#include "prepare.h"
+#include "brute_pass.h"
 
 namespace ops {
 
@@ -27,35 +27,6 @@ struct BruteRadius {
   acc_t r2;
   bool ignore_same_index;
   int64_t max_segment;       // a query whose segment is longer gives up (too_big)
-};
-
-// The work the brute force takes on: at most kBruteMaxPairs distance tests
-// a pass (one query's segment times the queries), and segments of at most
-// kBruteMaxSegment points. Sizes decide up front where they can (no batch
-// vectors: one segment of known length); otherwise the count pass finds
-// out, and a call whose segments are too long for it runs the grid search.
-constexpr int64_t kBruteMaxSegment = 8192;
-// At most this many queries try it with batch vectors (a failed try costs a
-// pass of segment lookups and a sync).
-constexpr int64_t kBruteMaxTries = int64_t(1) << 17;
-
-// The checks of both point sets, whether some segment was too long, and the
-// count pass' finished blocks (the last one scans). Zeroed by the caller.
-struct BruteStats {
-  DeviceStats checks;
-  int64_t too_big;
-  uint32_t blocks_done, unused;
-};
-
-// Device memory of one brute-force call (radius_kernel.cpp lays it out).
-struct BruteWork {
-  int32_t* found;          // [ny] hits per query
-  int64_t* keep;           // [ny] hits kept (max_num_neighbors)
-  int64_t* offset;         // [ny + 1] exclusive scan of keep: output slots
-  uint32_t* masks;         // [ny, mask_stride] the count pass' hit ballots
-  int64_t mask_stride;     // >= max_segment / 32, rounded up
-  BruteStats* stats;
-  int64_t* count;          // the padded ops' count (padded.h), or null
 };
 
 // One launch: found[q] = neighbours of query q within r, keep[q] =

@@ -5,8 +5,8 @@
 //    system), where a call's cost is its launches and syncs: a warp per
 //    query tests its whole batch segment; count kernel (with the data
 //    checks), scan, one device-to-host copy (checks + edge count), fill
-//    kernel, queued before the host waits for the copy into a buffer sized
-//    by a guess (see edge_guess). The padded ops skip the copy: no sync.
+//    kernel, queued before the host waits for the count into a buffer sized
+//    by a guess (see edge_guess). The padded ops do not wait: no sync.
 //  * everything else, the same algorithm as the CPU kernel:
 //    1. one pass over the inputs: bounding box, non-finite and batch checks;
 //    2. counting sort of x (and of the queries y, for coherent warps) by cell;
@@ -74,35 +74,6 @@ int32_t cell_warp_capacity(const RadiusCall& c, const GridSpec& g) {
 }
 
 // ------------------------------------------------------------ small inputs
-// The longest batch segment the brute force may meet in this call (0: do not
-// try it), from sizes alone (no sync). EXT_CUDA_BRUTE=0 in the environment
-// turns it off, so that tests can check the grid search on small inputs too.
-bool brute_enabled() {
-  static const bool enabled = [] {
-    const char* v = std::getenv("EXT_CUDA_BRUTE");
-    return !(v && v[0] == '0');
-  }();
-  return enabled;
-}
-
-int64_t brute_max_segment(const RadiusCall& c) {
-  if (!brute_enabled()) return 0;
-  if (!c.batch_x) {  // one segment of all of x: the work is known
-    const bool fits = c.nx() <= kBruteMaxSegment && c.nx() * c.ny() <= kBruteMaxPairs;
-    return fits ? std::max<int64_t>(c.nx(), 1) : 0;
-  }
-  if (c.ny() > kBruteMaxTries) return 0;
-  return std::min(kBruteMaxSegment, kBruteMaxPairs / std::max<int64_t>(c.ny(), 1));
-}
-
-// The limits above in words, for messages.
-std::string brute_limits() {
-  if (!brute_enabled()) return "none: EXT_CUDA_BRUTE=0 turns it off";
-  return "without batch vectors at most " + std::to_string(kBruteMaxSegment) + " points of x and " +
-         std::to_string(kBruteMaxPairs) + " x-y pairs; with them at most " +
-         std::to_string(kBruteMaxTries) + " points of y";
-}
-
 // The count pass of the brute force (with the scan of its counts), queued.
 // One allocation holds found | keep | offset [ny + 1] | BruteStats | masks,
 // with offset[ny] (the edge count) right before the stats so that a single
@@ -114,9 +85,10 @@ struct BruteCount {
   BruteWork w;
 };
 
+// Exactly one of `count` (the padded ops) and `report` (the exact op) is set.
 template <int DIM, typename in_t, typename acc_t>
 BruteCount<acc_t> brute_count(const RadiusCall& c, int64_t max_segment, int64_t* count,
-                              cudaStream_t stream) {
+                              BruteReport* report, uint64_t ticket, cudaStream_t stream) {
   const int64_t ny = c.ny(), mask_stride = (max_segment + 31) / 32;
   Tensor x = widened<in_t, acc_t>(c.x, stream);
   const bool same = c.y.const_data_ptr() == c.x.const_data_ptr() && c.ny() == c.nx();
@@ -134,8 +106,8 @@ BruteCount<acc_t> brute_count(const RadiusCall& c, int64_t max_segment, int64_t*
                       {reinterpret_cast<int32_t*>(base), reinterpret_cast<int64_t*>(base + at_keep),
                        reinterpret_cast<int64_t*>(base + at_offset),
                        reinterpret_cast<uint32_t*>(base + at_masks), mask_stride,
-                       reinterpret_cast<BruteStats*>(base + at_stats), count}};
-  CUDA_CHECK(cudaMemsetAsync(b.w.stats, 0, sizeof(BruteStats), stream));
+                       reinterpret_cast<BruteStats*>(base + at_stats), count, report, ticket}};
+  b.w.stats = count_pass_stats(b.w.stats, report, stream);
   CUDA_CHECK((launch_brute_count<DIM, acc_t>(b.s, b.w, c.batch_size, stream)));
   return b;
 }
@@ -145,8 +117,7 @@ BruteCount<acc_t> brute_count(const RadiusCall& c, int64_t max_segment, int64_t*
 // count's copy: room for max_num_neighbors per query where that is fewer,
 // else for 1.25x the edges per query of this thread's last call (a training
 // loop's batches are alike). A wrong guess costs a second fill after the
-// sync; one far too large is copied out (the result never holds more than
-// twice its size).
+// sync; one far too large is copied out (see edges_from_buffer).
 thread_local double last_edges_per_query = 32;
 
 int64_t edge_guess(const RadiusCall& c, int64_t max_segment) {
@@ -156,40 +127,24 @@ int64_t edge_guess(const RadiusCall& c, int64_t max_segment) {
   return guess < double(bound) ? int64_t(guess) : bound;
 }
 
-// [2, edges] as a view of the first 2 * edges slots of `buf`.
-Tensor head_rows(const Tensor& buf, int64_t edges) {
-  const int64_t sizes[2] = {2, edges}, strides[2] = {edges, 1};
-  AtenTensorHandle view = nullptr;
-  SHIM_CHECK(aoti_torch__reinterpret_tensor(buf.get(), 2, sizes, strides, 0, &view));
-  return Tensor(view);
-}
-
 // The edges, or nothing if a segment was too long (the grid's job then).
+// Two launches, no memset, no copy: the count pass reports the edge count
+// and the checks straight into host memory (host.h's tickets).
 template <int DIM, typename in_t, typename acc_t>
 std::optional<Tensor> brute(const RadiusCall& c, int64_t max_segment, cudaStream_t stream) {
-  const BruteCount<acc_t> b = brute_count<DIM, in_t, acc_t>(c, max_segment, nullptr, stream);
-  constexpr size_t kBytes = 8 + sizeof(BruteStats);
-  static_assert(kBytes <= kPinnedBytes, "the count and stats must fit the pinned buffer");
-  auto* pinned = static_cast<uint8_t*>(pinned_scratch());
-  CUDA_CHECK(cudaMemcpyAsync(pinned, b.w.offset + c.ny(), kBytes, cudaMemcpyDeviceToHost, stream));
-  cudaEvent_t copied = copy_event();
-  CUDA_CHECK(cudaEventRecord(copied, stream));
+  const ReportSlot slot = ReportSlot::next();
+  const BruteCount<acc_t> b =
+      brute_count<DIM, in_t, acc_t>(c, max_segment, nullptr, slot.device, slot.ticket, stream);
   const int64_t guess = edge_guess(c, max_segment);
   Tensor buf = new_edges(c, guess);  // [2, guess]; used flat
   CUDA_CHECK((launch_brute_fill<DIM, acc_t>(
       b.s, b.w, {data<int64_t>(buf), -1, guess, false, c.neighbour_first}, stream)));
-  CUDA_CHECK(cudaEventSynchronize(copied));
-  int64_t edges;
-  BruteStats host;
-  std::memcpy(&edges, pinned, 8);
-  std::memcpy(&host, pinned + 8, sizeof host);
-  check_stats(c, read_stats(c, host.checks));
-  if (host.too_big) return std::nullopt;
+  const BruteReport report = slot.wait(stream);
+  const int64_t edges = report.edges;
+  check_stats(c, read_stats(c, report.stats.checks));
+  if (report.stats.too_big) return std::nullopt;
   last_edges_per_query = double(edges) / double(std::max<int64_t>(c.ny(), 1));
-  if (edges <= guess) {
-    Tensor out = head_rows(buf, edges);
-    return guess <= 2 * edges + 4096 ? out : torch::stable::clone(out);
-  }
+  if (edges <= guess) return edges_from_buffer(buf, edges, guess);
   Tensor out = new_edges(c, edges);
   CUDA_CHECK((launch_brute_fill<DIM, acc_t>(
       b.s, b.w, {data<int64_t>(out), edges, edges, false, c.neighbour_first}, stream)));
@@ -203,7 +158,7 @@ Padded brute_padded(const RadiusCall& c, int64_t capacity, int64_t max_segment,
                     cudaStream_t stream) {
   Tensor count = new_uninit(c.x, {}, ScalarType::Long);
   const BruteCount<acc_t> b =
-      brute_count<DIM, in_t, acc_t>(c, max_segment, data<int64_t>(count), stream);
+      brute_count<DIM, in_t, acc_t>(c, max_segment, data<int64_t>(count), nullptr, 0, stream);
   Tensor out = new_edges(c, capacity);
   CUDA_CHECK((launch_brute_fill<DIM, acc_t>(
       b.s, b.w, {data<int64_t>(out), capacity, capacity, true, c.neighbour_first}, stream)));
@@ -214,7 +169,8 @@ Padded brute_padded(const RadiusCall& c, int64_t capacity, int64_t max_segment,
 template <typename in_t>
 Tensor radius_typed(const RadiusCall& c, cudaStream_t stream) {
   using acc_t = typename acc_type<in_t>::type;
-  if (const int64_t seg = brute_max_segment(c)) {
+  check_not_captured(c.op, stream);  // before anything waits for a result that never comes
+  if (const int64_t seg = small_input_segment(c, false)) {
     std::optional<Tensor> edges;
     switch (c.dim()) {
       case 1: edges = brute<1, in_t, acc_t>(c, seg, stream); break;
@@ -251,7 +207,7 @@ Tensor radius_typed(const RadiusCall& c, cudaStream_t stream) {
 template <typename in_t>
 Padded padded_typed(const RadiusCall& c, int64_t capacity, cudaStream_t stream) {
   using acc_t = typename acc_type<in_t>::type;
-  if (const int64_t seg = brute_max_segment(c)) {
+  if (const int64_t seg = small_input_segment(c, false)) {
     switch (c.dim()) {
       case 1: return brute_padded<1, in_t, acc_t>(c, capacity, seg, stream);
       case 2: return brute_padded<2, in_t, acc_t>(c, capacity, seg, stream);
@@ -261,7 +217,7 @@ Padded padded_typed(const RadiusCall& c, int64_t capacity, cudaStream_t stream) 
   }
   // The grid is sized from the data: this path syncs, which a CUDA graph
   // being captured would not survive. Say so instead of failing inside it.
-  check_not_capturing(c, stream, brute_limits());
+  check_not_capturing(c, stream, small_input_limits(false));
   return pad_edges(c, radius_typed<in_t>(c, stream), capacity);
 }
 

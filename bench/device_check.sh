@@ -4,6 +4,8 @@
 # then, from outside the source tree, runs
 #   info  - build vs runtime facts (torch, CUDA, GPU arch coverage)
 #   tests - the whole pytest suite, CUDA tests included
+#   tests_grid - the radius, padded and knn CUDA tests again with
+#           EXT_CUDA_BRUTE=0 (the grid search on small inputs too)
 #   fuzz  - >= 2,000 generated good/bad cases, CUDA vs CPU (bench/fuzz_cuda.py)
 #   fuzz_knn - the same for knn / knn_graph (fuzz_cuda.py --op knn)
 #   sanitizer - compute-sanitizer memcheck, racecheck, initcheck over the
@@ -17,7 +19,7 @@
 #   bench/device_check.sh WHEEL OUTDIR [steps...]   (default: all steps)
 set -uo pipefail
 wheel=$(realpath "$1"); out=$(realpath -m "$2"); shift 2
-steps=${*:-info tests fuzz fuzz_knn sanitizer cpp bench knn_bench}
+steps=${*:-info tests tests_grid fuzz fuzz_knn sanitizer cpp bench knn_bench}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 py=${PYTHON:-python3}
 mkdir -p "$out"
@@ -41,6 +43,8 @@ for s in $steps; do
   case $s in
     info) step info $py -m "$($py "$repo/extconfig.py" import_name)" info ;;
     tests) step tests env HYPOTHESIS_PROFILE=gpu $py -m pytest "$repo/tests" -q -rs -p no:cacheprovider -m "not slow" ;;
+    tests_grid) step tests_grid env EXT_CUDA_BRUTE=0 $py -m pytest "$repo/tests/test_radius.py" \
+      "$repo/tests/test_padded.py" "$repo/tests/test_knn.py" -q -rs -p no:cacheprovider -m "not slow" -k cuda ;;
     fuzz) step fuzz $py "$repo/bench/fuzz_cuda.py" --cases 2500 --out "$out/fuzz.json" ;;
     fuzz_knn) step fuzz_knn $py "$repo/bench/fuzz_cuda.py" --op knn --cases 2500 --out "$out/fuzz_knn.json" ;;
     sanitizer)

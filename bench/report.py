@@ -202,7 +202,8 @@ def small_batch_table() -> str:
     lines = [f"Small batches (GNN workloads), GPU: {doc['device']}, torch {doc['versions']['torch']}, "
              f"{doc['date'][:10]}; {doc['setup']}. `{OURS}_padded` is radius_graph_padded (no sync), "
              f"`{OURS}_graph_replay` that call captured once in a CUDA graph and replayed; syncs are "
-             "device-to-host waits inside one call (torch.profiler).", "",
+             "the host's waits for the device inside one call (CUDA sync calls in torch.profiler, or "
+             "1 where the call waits behind a GPU spin queued before it).", "",
              "| workload | atoms | " + " | ".join(impls) + " | syncs (exact / padded) |",
              "|---|---|" + "---|" * (len(impls) + 1)]
     for r in doc["results"]:
@@ -215,8 +216,9 @@ def small_batch_table() -> str:
         spread = "; ".join(
             f"{r['workload']} " + " / ".join(f"{d['results'][i]['us'][OURS]:,.0f}" for d in repeats)
             for i, r in enumerate(doc["results"]))
-        lines += ["", f"The same machine varies from run to run: `{OURS}` in two more runs of the "
-                      f"same build right after (`small_batch_repeat*.json`), µs: {spread}."]
+        lines += ["", f"The same machine varies from run to run: `{OURS}` in {len(repeats)} more "
+                      f"run{'s' if len(repeats) > 1 else ''} of the session (`small_batch_repeat*.json`; "
+                      f"which build each is: `bench/results/device/README.md`), µs: {spread}."]
     prof = load("latency_profile.json")
     if prof:
         f = prof["floor"]
@@ -234,7 +236,12 @@ def small_batch_table() -> str:
     if knn:
         cells = "; ".join(f"{w} {k['us'][OURS]:,.0f} / {k['us'][f'{OURS}_padded']:,.0f} / "
                           f"{k['us'][f'{OURS}_graph_replay']:,.0f} µs" for w, k in knn)
-        lines += ["", f"knn_graph (k = {knn[0][1]['k']}) exact / padded / graph replay: {cells}."]
+        syncs = {(k["syncs_per_call"][OURS], k["syncs_per_call"][f"{OURS}_padded"])
+                 for _, k in knn if "syncs_per_call" in k}
+        sync_text = (f" (syncs exact / padded: {' ; '.join(f'{a} / {b}' for a, b in sorted(syncs))})"
+                     if syncs else "")
+        lines += ["", f"knn_graph (k = {knn[0][1]['k']}) exact / padded / graph replay: {cells}"
+                      f"{sync_text}."]
     cpu = load("small_batch_cpu.json")
     if cpu:
         row = cpu["results"][0]

@@ -101,13 +101,25 @@ Tensor new_edges(const PointSets& c, int64_t edges, const char* shrink) {
 
 Padded pad_edges(const PointSets& c, Tensor edges, int64_t capacity) {
   Tensor out = new_edges(c, capacity, "Lower capacity");
-  torch::stable::fill_(out, -1.0);
+  Tensor count = new_uninit(c.x, {}, ScalarType::Long);
   const int64_t total = edges.size(1), kept = std::min(total, capacity);
+  if (!c.x.is_cuda() && edges.is_contiguous()) {
+    // On the CPU by hand: the torch calls below cost 9 of the 22 us of a
+    // one-molecule call (bench/small_batch.py --cpu-only: 22.5 -> 13.1 us).
+    const auto* from = static_cast<const int64_t*>(edges.const_data_ptr());  // [2, total]
+    auto* to = static_cast<int64_t*>(out.mutable_data_ptr());
+    for (int64_t row = 0; row < 2; ++row) {
+      std::copy(from + row * total, from + row * total + kept, to + row * capacity);
+      std::fill(to + row * capacity + kept, to + (row + 1) * capacity, int64_t(-1));
+    }
+    *static_cast<int64_t*>(count.mutable_data_ptr()) = total;
+    return {out, count};
+  }
+  torch::stable::fill_(out, -1.0);
   if (kept > 0) {
     Tensor head = torch::stable::narrow(out, 1, 0, kept);
     torch::stable::copy_(head, torch::stable::narrow(edges, 1, 0, kept));
   }
-  Tensor count = new_uninit(c.x, {}, ScalarType::Long);
   torch::stable::fill_(count, double(total));  // exact: edge counts are far below 2^53
   return {out, count};
 }

@@ -197,7 +197,7 @@ def small_batch_table() -> str:
     if not doc:
         return ""
     order = (OURS, f"{OURS}_padded", f"{OURS}_graph_replay", "torch_cluster", "dense_cdist",
-             "vesin_torch")
+             "vesin_torch", "nvalchemi")
     impls = [i for i in order if any(r["us"].get(i) is not None for r in doc["results"])]
     lines = [f"Small batches (GNN workloads), GPU: {doc['device']}, torch {doc['versions']['torch']}, "
              f"{doc['date'][:10]}; {doc['setup']}. `{OURS}_padded` is radius_graph_padded (no sync), "

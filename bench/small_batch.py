@@ -6,7 +6,8 @@ median of --repeats, every implementation in the same run on the same inputs.
              32 x 60-100 r=6; 8 x 800-1200 r=6; one molecule of 20 atoms r=5
              (coordinates in Angstrom at liquid-like density, 0.1 atoms/A^3)
   peers      torch-cluster's radius (if built with bench/build_torch_cluster.py
-             and --torch-cluster-lib given), dense batched cdist
+             and --torch-cluster-lib given), dense batched cdist, and where
+             installed vesin-torch and nvalchemi-toolkit-ops (warp-lang)
   ours       radius_graph (one sync: the edge count), radius_graph_padded
              (capacity 2x the edges: no sync), and that padded call captured
              once in a CUDA graph and replayed (the replay's latency)
@@ -161,6 +162,27 @@ def vesin_for(batch):
     return call
 
 
+def nvalchemi_for(batch):
+    """NVIDIA nvalchemi-toolkit-ops' batched neighbour list (warp kernels):
+    its documented entry point, given the batch pointers (a data loader knows
+    them; without them it syncs to derive them) and asked for COO pairs. The
+    pairs come as (centre, neighbour) int32 rows: the same set as ours, the
+    graph being symmetric. None if nvalchemi-toolkit-ops (and warp-lang) is
+    not installed."""
+    try:
+        from nvalchemiops.torch.neighbors import neighbor_list
+    except ImportError:
+        return None
+    ptr = torch.zeros(int(batch.max()) + 2, dtype=torch.int32, device=batch.device)
+    ptr[1:] = torch.cumsum(torch.bincount(batch), 0)
+    batch_idx = batch.to(torch.int32)
+
+    def call(pos, batch, r):
+        pairs, _ = neighbor_list(pos, r, batch_idx=batch_idx, batch_ptr=ptr, return_neighbor_list=True)
+        return pairs
+    return call
+
+
 def knn_timings(pos, batch, k: int, repeats: int) -> dict:
     """knn_graph: the exact op, the padded one, and the padded one replayed from a CUDA graph."""
     exact = lambda: ext.knn_graph(pos, k, batch)  # noqa: E731
@@ -280,9 +302,10 @@ def main() -> None:
         row = {"workload": name, "atoms": pos.shape[0], "molecules": molecules, "r": r,
                "edges": len(reference), "us": {}, "same_edges": {}}
         impls_here = dict(impls)
-        vesin = vesin_for(batch)
-        if vesin is not None:
-            impls_here["vesin_torch"] = vesin
+        for peer, adapter in (("vesin_torch", vesin_for), ("nvalchemi", nvalchemi_for)):
+            fn = adapter(batch)
+            if fn is not None:
+                impls_here[peer] = fn
         for impl, fn in impls_here.items():
             row["same_edges"][impl] = edge_set(fn(pos, batch, r)) == reference
             row["us"][impl] = timed_cuda(lambda: fn(pos, batch, r), args.repeats)

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "knn_search.h"
 #include "points.h"
 
 namespace ops {
@@ -22,10 +23,7 @@ struct KnnCall : PointSets {
 
   // Neighbours a query keeps when its batch segment of x holds `candidates`
   // points (the query itself among them when ignore_same_index).
-  int64_t kept(int64_t candidates) const {
-    const int64_t c = candidates - (ignore_same_index ? 1 : 0);
-    return c < k ? (c > 0 ? c : 0) : k;
-  }
+  int64_t kept(int64_t candidates) const { return knn_kept(candidates, k, ignore_same_index); }
   // Whether the grid search applies (else the tiled brute force).
   bool use_grid() const { return !cosine && dim() <= kMaxGridDims; }
 };

@@ -14,6 +14,14 @@
 
 namespace ops {
 
+// Neighbours a query keeps when its batch segment of x holds `candidates`
+// points (the query itself among them when ignore_same_index): host and
+// device code alike.
+EXT_HD inline int64_t knn_kept(int64_t candidates, int64_t k, bool ignore_same_index) {
+  const int64_t c = candidates - (ignore_same_index ? 1 : 0);
+  return c < k ? (c > 0 ? c : 0) : k;
+}
+
 // The `cap` best (distance, index) pairs offered so far, ascending: d[0] is
 // the nearest; ties go to the smaller index. d and id are caller storage.
 template <typename acc_t>

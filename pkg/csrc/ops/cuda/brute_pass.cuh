@@ -109,7 +109,8 @@ __device__ inline void finish_count_pass(const BruteWork& out, int64_t ny, int64
   }
 }
 
-// Blocks for a pass over `warps` warps (at least one: it scans).
+// Blocks for a pass over `warps` warps, a warp a query (at least one: a count
+// pass's last block scans, a fill pass pads).
 inline int count_pass_blocks(int64_t warps) {
   return int(((warps > 1 ? warps : 1) + kPassWarps - 1) / kPassWarps);
 }

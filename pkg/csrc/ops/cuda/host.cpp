@@ -192,11 +192,12 @@ int64_t small_input_segment(const PointSets& c, bool any_x) {
 
 std::string small_input_limits(bool any_x) {
   if (!brute_enabled()) return "none: EXT_CUDA_BRUTE=0 turns it off";
-  const std::string pairs = std::to_string(kBruteMaxPairs) + " x-y pairs";
-  const std::string segment = any_x ? "" : std::to_string(kBruteMaxSegment) + " points and ";
-  return "without batch vectors at most " + (any_x ? "" : std::to_string(kBruteMaxSegment) +
-         " points of x and ") + pairs + "; with them at most " + std::to_string(kBruteMaxTries) +
-         " points of y and batch segments of at most " + segment + pairs + " / len(y) points";
+  const std::string pairs = std::to_string(kBruteMaxPairs), most = std::to_string(kBruteMaxSegment);
+  const std::string per_query = pairs + " / len(y)";
+  return "without batch vectors at most " + (any_x ? "" : most + " points of x and ") + pairs +
+         " x-y pairs; with them at most " + std::to_string(kBruteMaxTries) +
+         " points of y and batch segments of at most " +
+         (any_x ? per_query : "min(" + most + ", " + per_query + ")") + " points";
 }
 
 Tensor edges_from_buffer(const Tensor& buf, int64_t edges, int64_t capacity) {

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "../points.h"
 #include "brute_pass.h"
@@ -164,6 +165,15 @@ Tensor widened(const Tensor& p, cudaStream_t stream) {
                                           p.size(0) * p.size(1), data<acc_t>(out), stream)));
     return out;
   }
+}
+
+// x and y in the distance type, y widened only where it is not x itself
+// (radius_graph and knn_graph pass the same tensor twice: widen it once).
+template <typename in_t, typename acc_t>
+std::pair<Tensor, Tensor> widened_points(const PointSets& c, cudaStream_t stream) {
+  Tensor x = widened<in_t, acc_t>(c.x, stream);
+  const bool same = c.y.const_data_ptr() == c.x.const_data_ptr() && c.ny() == c.nx();
+  return {x, same ? x : widened<in_t, acc_t>(c.y, stream)};
 }
 
 template <typename T> struct Type { using type = T; };

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "../knn_search.h"
+#include "brute_pass.h"
 
 namespace ops {
 
@@ -218,18 +219,6 @@ cudaError_t launch_knn_counts(const int64_t* batch_x, int64_t nx, const int64_t*
                               int64_t ny, int64_t k, bool ignore_same_index, int64_t* kept,
                               cudaStream_t stream);
 
-// The small-input path (cuda/host.h's small_input_segment) needs no grid,
-// hence no bounding box: a count pass (brute_pass.h: the checks and each
-// query's output slots, scanned; a segment longer than max_segment sets
-// too_big), then the brute force. The padded ops need no sync there; the
-// exact ones wait for the count pass' report only, the brute force queued.
-struct BruteWork;
-template <typename acc_t>
-struct KnnBrute;
-template <typename acc_t>
-cudaError_t launch_knn_count_pass(const KnnBrute<acc_t>& a, int64_t k, int64_t max_segment,
-                                  const BruteWork& out, int64_t batch_size, cudaStream_t stream);
-
 // norms[i] = |p_i| (dot and sqrt rounded like the CPU kernel).
 template <typename acc_t>
 cudaError_t launch_norms(const acc_t* p, int64_t n, int64_t dim, acc_t* norms,
@@ -262,6 +251,15 @@ struct KnnBrute {
 template <bool COSINE, typename acc_t>
 cudaError_t launch_knn_brute(const KnnBrute<acc_t>& args, const KnnOut<acc_t>& out,
                              cudaStream_t stream);
+
+// The small-input path (cuda/host.h's small_input_segment) needs no grid,
+// hence no bounding box: a count pass (brute_pass.h: the checks and each
+// query's output slots, scanned; a segment longer than max_segment sets
+// too_big), then the brute force. The padded ops need no sync there; the
+// exact ones wait for the count pass' report only, the brute force queued.
+template <typename acc_t>
+cudaError_t launch_knn_count_pass(const KnnBrute<acc_t>& a, int64_t k, int64_t max_segment,
+                                  const BruteWork& out, int64_t batch_size, cudaStream_t stream);
 
 // The warp-per-query brute force (every query keeps <= kWarpK): a block of
 // kBruteWarpQueries queries, x tiles of `tile` points (a multiple of 32) in

@@ -121,9 +121,7 @@ template <typename in_t, typename acc_t>
 CountPass<acc_t> queue_count_pass(const KnnCall& c, int64_t max_segment, int64_t* count,
                                   BruteReport* report, uint64_t ticket, cudaStream_t stream) {
   const int64_t ny = c.ny();
-  Tensor x = widened<in_t, acc_t>(c.x, stream);
-  const bool same = c.y.const_data_ptr() == c.x.const_data_ptr() && ny == c.nx();
-  Tensor y = same ? x : widened<in_t, acc_t>(c.y, stream);  // knn_graph: widen once
+  auto [x, y] = widened_points<in_t, acc_t>(c, stream);
   const int64_t at_offset = aligned(ny * 8), at_stats = at_offset + (ny + 1) * 8;
   static_assert(sizeof(BruteStats) % 8 == 0, "the stats follow the int64 offsets");
   Tensor work = new_uninit(c.x, {at_stats + int64_t(sizeof(BruteStats))}, ScalarType::Byte);
@@ -140,13 +138,14 @@ CountPass<acc_t> queue_count_pass(const KnnCall& c, int64_t max_segment, int64_t
   return p;
 }
 
-// The output slots of `rows` ([2, slots]) for the brute force, each query's
-// from the count pass' offsets.
+// Where the kernels write into `rows` ([2, slots]): each query's slots from
+// `offset` (null: `uniform` each), and the distance scratch that k > kLocalK
+// needs (kept alive in `scratch`).
 template <typename acc_t>
-KnnOut<acc_t> slots_of(const KnnCall& c, const BruteWork& w, int64_t* rows, int64_t slots,
-                       std::optional<Tensor>& scratch) {
+KnnOut<acc_t> slots_of(const KnnCall& c, const int64_t* offset, int64_t uniform, int64_t* rows,
+                       int64_t slots, std::optional<Tensor>& scratch) {
   if (c.k > kLocalK && slots > 0) scratch = new_uninit(c.x, {slots}, acc_scalar<acc_t>());
-  return {w.offset, 0, rows + (c.neighbour_first ? slots : 0),
+  return {offset, uniform, rows + (c.neighbour_first ? slots : 0),
           rows + (c.neighbour_first ? 0 : slots), scratch ? data<acc_t>(*scratch) : nullptr};
 }
 
@@ -162,7 +161,7 @@ std::optional<Tensor> small_exact(const KnnCall& c, int64_t max_segment, cudaStr
   const int64_t slots = c.ny() * c.kept(c.nx());
   Tensor buf = new_edges(c, slots);
   std::optional<Tensor> scratch;
-  KnnOut<acc_t> out = slots_of<acc_t>(c, p.w, data<int64_t>(buf), slots, scratch);
+  KnnOut<acc_t> out = slots_of<acc_t>(c, p.w.offset, 0, data<int64_t>(buf), slots, scratch);
   out.second_row_at = p.w.offset + c.ny();  // the edge count, on the device
   if (slots > 0) brute_search(c, p.x, p.y, out, stream);
   const BruteReport report = slot.wait(stream);
@@ -209,16 +208,12 @@ Tensor knn_typed(const KnnCall& c, cudaStream_t stream) {
   const int64_t edges = batched ? batched_edges : ny * uniform;
   Tensor result = new_edges(c, edges);
   if (edges == 0) return result;
-  int64_t* rows = data<int64_t>(result);
   std::optional<Tensor> scratch;
-  if (c.k > kLocalK) scratch = new_uninit(c.x, {edges}, acc_scalar<acc_t>());
-  const KnnOut<acc_t> out{offset ? data<int64_t>(*offset) : nullptr, uniform,
-                          rows + (c.neighbour_first ? edges : 0),
-                          rows + (c.neighbour_first ? 0 : edges),
-                          scratch ? data<acc_t>(*scratch) : nullptr};
+  const KnnOut<acc_t> out = slots_of<acc_t>(c, offset ? data<int64_t>(*offset) : nullptr, uniform,
+                                            data<int64_t>(result), edges, scratch);
   if (!c.use_grid()) {
-    brute_search(c, widened<in_t, acc_t>(c.x, stream), widened<in_t, acc_t>(c.y, stream), out,
-                 stream);
+    auto [x, y] = widened_points<in_t, acc_t>(c, stream);
+    brute_search(c, x, y, out, stream);
     return result;
   }
   // A warp tests 32 candidates at once: cells of ~k points keep its lanes
@@ -255,8 +250,8 @@ Padded padded_typed(const KnnCall& c, cudaStream_t stream) {
   CUDA_CHECK(cudaMemsetAsync(edges.mutable_data_ptr(), 0xFF, size_t(capacity) * 16, stream));
   if (capacity == 0) return {edges, count};
   std::optional<Tensor> scratch;
-  brute_search(c, p.x, p.y, slots_of<acc_t>(c, p.w, data<int64_t>(edges), capacity, scratch),
-               stream);
+  brute_search(c, p.x, p.y,
+               slots_of<acc_t>(c, p.w.offset, 0, data<int64_t>(edges), capacity, scratch), stream);
   return {edges, count};
 }
 

@@ -20,8 +20,7 @@ static __global__ void counts(const int64_t* __restrict__ bx, int64_t nx,
   if (q >= ny) return;
   int64_t lo, hi;
   segment_range(bx, nx, batch_of(by, q), lo, hi);
-  const int64_t c = hi - lo - (ignore_same_index ? 1 : 0);
-  kept[q] = c < k ? (c > 0 ? c : 0) : k;
+  kept[q] = knn_kept(hi - lo, k, ignore_same_index);
 }
 
 // The small-input path's count pass (brute_pass.h): warp w checks point w
@@ -36,9 +35,8 @@ count_pass(KnnBrute<acc_t> a, int64_t k, int64_t max_segment, BruteWork out, int
     int64_t lo, hi;
     warp_segment_range(a.batch_x, a.nx, batch_of(a.batch_y, w), lo, hi);
     const bool too_big = hi - lo > max_segment;  // the grid's job: keep nothing, say so
-    const int64_t c = too_big ? 0 : hi - lo - (a.ignore_same_index ? 1 : 0);
     if (lane == 0) {
-      out.keep[w] = c < k ? (c > 0 ? c : 0) : k;
+      out.keep[w] = too_big ? 0 : knn_kept(hi - lo, k, a.ignore_same_index);
       if (too_big) out.stats->too_big = 1;
     }
   }

@@ -18,8 +18,6 @@ namespace brute_impl {
 constexpr int kWarps = kPassWarps;  // queries (warps) per block
 constexpr unsigned kAll = 0xffffffffu;
 
-int blocks_for_warps(int64_t warps) { return int((warps + kWarps - 1) / kWarps); }
-
 // Query q's coordinates: registers for a fixed DIM (never addressed
 // through a pointer, which would put them in local memory), else y itself.
 template <int DIM, typename acc_t>
@@ -186,8 +184,7 @@ template <int DIM, typename acc_t>
 cudaError_t launch_brute_fill(const BruteRadius<acc_t>& s, const BruteWork& in,
                               const BruteRows& out, cudaStream_t stream) {
   if (out.limit == 0) return cudaSuccess;
-  const int64_t warps = std::max<int64_t>(s.ny, 1);
-  brute_fill<DIM><<<blocks_for_warps(warps), kWarps * 32, 0, stream>>>(s, in, out);
+  brute_fill<DIM><<<count_pass_blocks(s.ny), kWarps * 32, 0, stream>>>(s, in, out);
   return cudaGetLastError();
 }
 

@@ -90,9 +90,7 @@ template <int DIM, typename in_t, typename acc_t>
 BruteCount<acc_t> brute_count(const RadiusCall& c, int64_t max_segment, int64_t* count,
                               BruteReport* report, uint64_t ticket, cudaStream_t stream) {
   const int64_t ny = c.ny(), mask_stride = (max_segment + 31) / 32;
-  Tensor x = widened<in_t, acc_t>(c.x, stream);
-  const bool same = c.y.const_data_ptr() == c.x.const_data_ptr() && c.ny() == c.nx();
-  Tensor y = same ? x : widened<in_t, acc_t>(c.y, stream);  // radius_graph: widen once
+  auto [x, y] = widened_points<in_t, acc_t>(c, stream);
   const int64_t at_keep = aligned(ny * 4), at_offset = at_keep + aligned(ny * 8);
   const int64_t at_stats = at_offset + (ny + 1) * 8;
   const int64_t at_masks = aligned(at_stats + int64_t(sizeof(BruteStats)));

@@ -56,32 +56,54 @@ __device__ inline void report(const BruteWork& out, int64_t edges) {
 // queries' output slots), then the padded ops' count or the report.
 // The other blocks' writes are visible: each fenced them before taking its
 // ticket, and they are read from L2 (__ldcg), never from this SM's L1.
+// Tiles of kScanTile values, kScanPer consecutive ones a lane: a tile's loads
+// go out together (one round trip to L2), then a lane's own sums, one warp
+// scan of the lanes' totals and one of the warps' totals. (A lane's run of
+// ny / 256 values, loaded and written one after another, waited on L2 once a
+// value: 18 us of the count pass of 8 x 1,000 atoms on an H200.)
 // Inline, not static: nvcc prefixes the shared array of a function with
 // internal linkage with a hash of the source path, and every build would differ.
+constexpr int kScanPer = 4;
+constexpr int64_t kScanTile = kPassWarps * 32 * kScanPer;
 __device__ inline void scan_counts(const BruteWork& out, int64_t ny, int64_t batch_size) {
-  __shared__ int64_t sums[kPassWarps * 32];
-  const int t = threadIdx.x, threads = kPassWarps * 32;
-  const int64_t per = (ny + threads - 1) / threads, lo = t * per;
-  const int64_t hi = lo + per < ny ? lo + per : ny;
-  int64_t sum = 0;
-#pragma unroll 8  // the loads in flight together, not one L2 round trip each
-  for (int64_t i = lo; i < hi; ++i) sum += __ldcg(out.keep + i);
-  sums[t] = sum;
-  __syncthreads();
-  for (int o = 1; o < threads; o <<= 1) {  // inclusive scan of the per-thread sums
-    const int64_t v = t >= o ? sums[t - o] : 0;
+  __shared__ int64_t warp_sums[kPassWarps];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  int64_t carry = 0;  // the tiles before this one
+  for (int64_t base = 0; base < ny; base += kScanTile) {
+    const int64_t first = base + int64_t(threadIdx.x) * kScanPer;
+    int64_t v[kScanPer];
+#pragma unroll
+    for (int j = 0; j < kScanPer; ++j) {
+      v[j] = first + j < ny ? int64_t(__ldcg(reinterpret_cast<const long long*>(out.keep + first + j))) : 0;
+    }
+    int64_t sum = 0;  // this lane's values, exclusive
+#pragma unroll
+    for (int j = 0; j < kScanPer; ++j) {
+      const int64_t t = v[j];
+      v[j] = sum;
+      sum += t;
+    }
+    int64_t lanes = sum;  // the lanes up to this one, inclusive
+    for (int o = 1; o < 32; o <<= 1) {
+      const int64_t t = __shfl_up_sync(kAllLanes, lanes, o);
+      if (lane >= o) lanes += t;
+    }
+    if (lane == 31) warp_sums[warp] = lanes;
     __syncthreads();
-    sums[t] += v;
-    __syncthreads();
+    int64_t before = carry + lanes - sum;
+    for (int k = 0; k < kPassWarps; ++k) {
+      const int64_t t = warp_sums[k];
+      if (k < warp) before += t;
+      carry += t;
+    }
+    __syncthreads();  // warp_sums is the next tile's
+#pragma unroll
+    for (int j = 0; j < kScanPer; ++j) {
+      if (first + j < ny) out.offset[first + j] = before + v[j];
+    }
   }
-  int64_t run = sums[t] - sum;
-#pragma unroll 8
-  for (int64_t i = lo; i < hi; ++i) {
-    out.offset[i] = run;
-    run += __ldcg(out.keep + i);
-  }
-  if (t == threads - 1) {
-    out.offset[ny] = sums[t];
+  if (threadIdx.x == 0) {
+    out.offset[ny] = carry;
     if (out.count) {
       const DeviceStats& c = out.stats->checks;
       auto flag = [](const int32_t& v) { return __ldcg(&v) != 0; };
@@ -89,9 +111,9 @@ __device__ inline void scan_counts(const BruteWork& out, int64_t ny, int64_t bat
       *out.count = padded_status(flag(c.x_nonfinite), flag(c.y_nonfinite),
                                  flag(c.bx_unsorted) || flag(c.by_unsorted), batch_size,
                                  id(c.bx_last), id(c.by_last), id(out.stats->too_big) != 0,
-                                 sums[t]);
+                                 carry);
     }
-    if (out.report) report(out, sums[t]);
+    if (out.report) report(out, carry);
   }
 }
 

@@ -144,16 +144,26 @@ void* self_zeroing_scratch() {
   return p;
 }
 
-ReportSlot ReportSlot::next() {
+ReportSlot::ReportSlot(cudaStream_t stream)
+    : device(static_cast<BruteReport*>(pinned_buffer().device)),
+      ticket(next_ticket()),
+      host_(static_cast<const BruteReport*>(pinned_buffer().host)),
+      stream_(stream) {
   static_assert(sizeof(BruteReport) <= kPinnedBytes, "the report must fit the pinned buffer");
-  PinnedBuffer& pinned = pinned_buffer();
-  return {static_cast<BruteReport*>(pinned.device), static_cast<const BruteReport*>(pinned.host),
-          next_ticket()};
 }
 
-BruteReport ReportSlot::wait(cudaStream_t stream) const {
-  wait_for_ticket(&host->ticket, ticket, stream);
-  return *host;
+BruteReport ReportSlot::wait() {
+  pending_ = false;
+  wait_for_ticket(&host_->ticket, ticket, stream_);
+  return *host_;
+}
+
+ReportSlot::~ReportSlot() {
+  if (!pending_) return;
+  try {
+    wait_for_ticket(&host_->ticket, ticket, stream_);
+  } catch (...) {  // the call is raising already; a failed stream says so again next call
+  }
 }
 
 BruteStats* count_pass_stats(BruteStats* own, const BruteReport* report, cudaStream_t stream) {

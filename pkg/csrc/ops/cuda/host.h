@@ -74,12 +74,25 @@ void* self_zeroing_scratch();
 // The host waits for the ticket rather than for a copy and an event: two
 // CUDA calls fewer on the host, no copy on the GPU. wait() raises if the
 // stream fails, or finishes without the ticket.
-struct ReportSlot {
-  BruteReport* device;
-  const BruteReport* host;
-  uint64_t ticket;
-  static ReportSlot next();
-  BruteReport wait(cudaStream_t stream) const;  // the report, once its ticket is there
+// Once queued() says the pass is on the stream, a call that raises before
+// wait() still waits for the ticket on its way out (quietly): the pass uses
+// this thread's self-zeroing scratch, which the thread's next call, on any
+// stream, would otherwise share while the pass still runs.
+class ReportSlot {
+ public:
+  BruteReport* const device;
+  const uint64_t ticket;
+  explicit ReportSlot(cudaStream_t stream);
+  ReportSlot(const ReportSlot&) = delete;
+  ReportSlot& operator=(const ReportSlot&) = delete;
+  ~ReportSlot();
+  void queued() { pending_ = true; }
+  BruteReport wait();  // the report, once its ticket is there
+
+ private:
+  const BruteReport* host_;
+  cudaStream_t stream_;
+  bool pending_ = false;
 };
 
 // The stats a count pass gathers into: `own` (the call's device memory,

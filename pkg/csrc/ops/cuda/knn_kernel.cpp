@@ -155,16 +155,17 @@ KnnOut<acc_t> slots_of(const KnnCall& c, const int64_t* offset, int64_t uniform,
 template <typename in_t>
 std::optional<Tensor> small_exact(const KnnCall& c, int64_t max_segment, cudaStream_t stream) {
   using acc_t = typename acc_type<in_t>::type;
-  const ReportSlot slot = ReportSlot::next();
+  ReportSlot slot(stream);
   const CountPass<acc_t> p =
       queue_count_pass<in_t, acc_t>(c, max_segment, nullptr, slot.device, slot.ticket, stream);
+  slot.queued();
   const int64_t slots = c.ny() * c.kept(c.nx());
   Tensor buf = new_edges(c, slots);
   std::optional<Tensor> scratch;
   KnnOut<acc_t> out = slots_of<acc_t>(c, p.w.offset, 0, data<int64_t>(buf), slots, scratch);
   out.second_row_at = p.w.offset + c.ny();  // the edge count, on the device
   if (slots > 0) brute_search(c, p.x, p.y, out, stream);
-  const BruteReport report = slot.wait(stream);
+  const BruteReport report = slot.wait();
   check_stats(c, read_stats(c, report.stats.checks));
   if (report.stats.too_big) return std::nullopt;
   return edges_from_buffer(buf, report.edges, slots);

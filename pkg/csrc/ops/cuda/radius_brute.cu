@@ -17,6 +17,8 @@ namespace ops {
 namespace brute_impl {
 constexpr int kWarps = kPassWarps;  // queries (warps) per block
 constexpr unsigned kAll = 0xffffffffu;
+// Hits a mask word from which the fill writes a word a step (else a word a lane).
+constexpr int kDenseHits = 8;
 
 // Query q's coordinates: registers for a fixed DIM (never addressed
 // through a pointer, which would put them in local memory), else y itself.
@@ -71,22 +73,40 @@ static __device__ void count_query(const BruteRadius<acc_t>& s, const BruteWork&
   }
   const Query<DIM, acc_t> q(s, w);
   uint32_t* masks = out.masks + w * out.mask_stride;
+  // Steps of 32 points, kSteps at a time: their loads first, then their
+  // ballots. Lane l holds ballot c for c % 32 == l until 32 are held, then
+  // the warp stores them at once. (A store each step kept every step waiting
+  // for its own loads: the compiler cannot tell that masks and x do not
+  // overlap. On an H200 that was most of the pass at 8 x 1,000 atoms.)
   // 32-bit positions in the segment (at most max_segment <= kBruteMaxSegment)
   // and loads that need no branch (a lane past the end reads the first
-  // point, then ignores it): the unrolled steps' loads go out together, and
-  // a step is ~half the instructions of a guarded 64-bit one (ncu: this pass
-  // was issue-bound at 8 x 1,000 atoms).
+  // point, then ignores it).
+  constexpr int kSteps = 4;
+  const int64_t stride = DIM > 0 ? DIM : s.dim;
   const int32_t len = int32_t(end - begin);
   const int32_t self = s.ignore_same_index && w >= begin && w < end ? int32_t(w - begin) : -1;
-  const acc_t* xs = s.x + begin * (DIM > 0 ? DIM : s.dim);
+  const acc_t* xs = s.x + begin * stride;
   int32_t n = 0;
-#pragma unroll 4
-  for (int32_t i = lane, c = 0; i - lane < len; i += 32, ++c) {
-    const bool inside = i < len;
-    const acc_t d2 = q.dist2_to(xs + int64_t(inside ? i : 0) * (DIM > 0 ? DIM : s.dim), s.dim);
-    const unsigned m = __ballot_sync(kAll, inside && i != self && d2 < s.r2);
-    if (lane == 0) masks[c] = m;
-    n += __popc(m);
+  uint32_t held = 0;
+  for (int32_t base = 0; base < len; base += 32 * kSteps) {
+    acc_t d2[kSteps];
+#pragma unroll
+    for (int u = 0; u < kSteps; ++u) {
+      const int32_t i = base + 32 * u + lane;
+      d2[u] = q.dist2_to(xs + int64_t(i < len ? i : 0) * stride, s.dim);
+    }
+#pragma unroll
+    for (int u = 0; u < kSteps; ++u) {
+      const int32_t i = base + 32 * u + lane, c = (base >> 5) + u;
+      const unsigned m = __ballot_sync(kAll, i < len && i != self && d2[u] < s.r2);
+      if (lane == (c & 31)) held = m;
+      n += __popc(m);
+      const bool last = i - lane + 32 >= len;  // this step ends the segment (warp-uniform)
+      if ((c & 31) == 31 || last) {
+        if (lane <= (c & 31)) masks[(c & ~31) + lane] = held;
+      }
+      if (last) break;
+    }
   }
   if (lane == 0) {
     out.found[w] = n;
@@ -131,16 +151,44 @@ brute_fill(BruteRadius<acc_t> s, BruteWork in, BruteRows out) {
   const unsigned below = (1u << lane) - 1;
   if (in.found[w] == n) {  // every hit is kept: write them from the count pass' ballots
     const uint32_t* masks = in.masks + w * in.mask_stride;
-    const int32_t len = int32_t(end - begin);  // <= max_segment, as in count_query
+    const int32_t len = int32_t(end - begin), words = (len + 31) >> 5;  // <= max_segment, as in count_query
+    if (n >= kDenseHits * words) {
+      // Dense hits: a step a mask word, each lane a bit of it; the words
+      // loaded 32 at a time, a lane each.
+      uint32_t held = 0;
 #pragma unroll 4
-    for (int32_t i = lane, c = 0; i - lane < len; i += 32, ++c) {
-      const unsigned m = masks[c];
-      const int64_t p = pos + __popc(m & below);
-      if ((m >> lane) & 1u && p < limit) {
-        centre[p] = w;
-        neighbour[p] = begin + i;
+      for (int32_t i = lane, c = 0; i - lane < len; i += 32, ++c) {
+        if ((c & 31) == 0) held = c + lane < words ? masks[c + lane] : 0;
+        const unsigned m = __shfl_sync(kAll, held, c & 31);
+        const int64_t p = pos + __popc(m & below);
+        if ((m >> lane) & 1u && p < limit) {
+          centre[p] = w;
+          neighbour[p] = begin + i;
+        }
+        pos += __popc(m);
       }
-      pos += __popc(m);
+      return;
+    }
+    // Sparse hits (a long segment, few neighbours): a mask word a lane, 32
+    // words at a time; a scan of their hit counts places each word's hits,
+    // then each lane writes its own, a few instructions a hit instead of ~20
+    // a word.
+    for (int32_t c0 = 0; c0 < words; c0 += 32) {
+      const int32_t c = c0 + lane;
+      uint32_t m = c < words ? masks[c] : 0;
+      const int hits = __popc(m);
+      int upto = hits;  // the hits of words c0 .. c
+      for (int o = 1; o < 32; o <<= 1) {
+        const int t = __shfl_up_sync(kAll, upto, o);
+        if (lane >= o) upto += t;
+      }
+      for (int64_t p = pos + upto - hits; m; m &= m - 1, ++p) {
+        if (p < limit) {
+          centre[p] = w;
+          neighbour[p] = begin + int64_t(c) * 32 + (__ffs(m) - 1);
+        }
+      }
+      pos += __shfl_sync(kAll, upto, 31);
     }
     return;
   }

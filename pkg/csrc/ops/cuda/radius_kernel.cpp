@@ -130,14 +130,15 @@ int64_t edge_guess(const RadiusCall& c, int64_t max_segment) {
 // and the checks straight into host memory (host.h's tickets).
 template <int DIM, typename in_t, typename acc_t>
 std::optional<Tensor> brute(const RadiusCall& c, int64_t max_segment, cudaStream_t stream) {
-  const ReportSlot slot = ReportSlot::next();
+  ReportSlot slot(stream);
   const BruteCount<acc_t> b =
       brute_count<DIM, in_t, acc_t>(c, max_segment, nullptr, slot.device, slot.ticket, stream);
+  slot.queued();
   const int64_t guess = edge_guess(c, max_segment);
   Tensor buf = new_edges(c, guess);  // [2, guess]; used flat
   CUDA_CHECK((launch_brute_fill<DIM, acc_t>(
       b.s, b.w, {data<int64_t>(buf), -1, guess, false, c.neighbour_first}, stream)));
-  const BruteReport report = slot.wait(stream);
+  const BruteReport report = slot.wait();
   const int64_t edges = report.edges;
   check_stats(c, read_stats(c, report.stats.checks));
   if (report.stats.too_big) return std::nullopt;

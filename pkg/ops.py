@@ -205,29 +205,4 @@ def check_padded(num_edges: torch.Tensor, capacity: int) -> int:
     bad input the sync-free CUDA path could only report as a negative count.
     Synchronises once; call it outside the captured region (e.g. every few
     steps, or after the first)."""
-    n = int(num_edges.item())
-    if n > capacity:
-        raise RuntimeError(f"check_padded: {n} edges do not fit capacity={capacity}; the result holds "
-                           f"only the first {capacity}. Pass capacity >= {n} (with some margin "
-                           "for later inputs)")
-    if n == -1:
-        raise RuntimeError("check_padded: x contains NaN or infinite coordinates; remove or replace "
-                           "them (e.g. torch.nan_to_num) before the search")
-    if n == -2:
-        raise RuntimeError("check_padded: y contains NaN or infinite coordinates; remove or replace "
-                           "them (e.g. torch.nan_to_num) before the search")
-    if n == -3:
-        raise RuntimeError("check_padded: the batch vectors must hold non-negative ids in "
-                           "non-decreasing order (points grouped by example); sort the points "
-                           "by batch first")
-    if n == -4:
-        raise RuntimeError("check_padded: the batch vectors hold an id >= the batch_size given; pass "
-                           "a larger batch_size or None")
-    if n == -5:
-        raise RuntimeError("check_padded: a batch segment is longer than the sync-free CUDA "
-                           "search takes (8192 points, fewer when y has more than 8192 points: "
-                           "2**26 pairs in all); call the unpadded op (it syncs), or split the "
-                           "batch into smaller calls")
-    if n < 0:
-        raise RuntimeError(f"check_padded: num_edges={n} is not a count a padded op returns")
-    return n
+    return _ops.check_padded(int(num_edges.item()), capacity)

@@ -76,6 +76,16 @@ def test_check_padded_names_the_capacity_needed(device):
         ext.check_padded(count, e - 1)
 
 
+@pytest.mark.parametrize("code, message", [
+    (-1, "x contains NaN"), (-2, "y contains NaN"), (-3, "non-decreasing order"),
+    (-4, "larger batch_size"), (-5, "longer than the sync-free CUDA search"),
+    (-7, "not a count a padded op returns")])
+def test_check_padded_turns_each_code_into_its_message(code, message):
+    # The codes of padded.h, as the CUDA count pass writes them.
+    with pytest.raises(RuntimeError, match=rf"{NS}\.check_padded: .*{message}"):
+        ext.check_padded(torch.tensor(code), 100)
+
+
 def test_negative_capacity_is_an_error(device):
     pos, _ = molecules(10, 1, device)
     with pytest.raises(RuntimeError, match=rf"{NS}\.radius_graph_padded: capacity must be >= 0"):

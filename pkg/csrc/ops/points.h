@@ -54,6 +54,11 @@ struct InputStats {
 // returns the number of batch segments.
 int64_t check_stats(const PointSets& c, const InputStats& s);
 
+// The messages for bad data, shared by check_stats and check_padded
+// (padded.cpp, which turns a padded op's negative count into them).
+[[noreturn]] void fail_nonfinite(const char* op, const char* points);
+[[noreturn]] void fail_unsorted(const char* op, const char* batch);
+
 // A grid over the box of s with cells of edge >= `cell` (an infinite edge:
 // one cell per batch), coarsened only if it would need more than ~2 cells
 // per point.

@@ -31,14 +31,20 @@ void check_flow(const char* op, const std::string& flow) {
             ": flow must be 'source_to_target' or 'target_to_source', got '", flow, "'");
 }
 
+void fail_nonfinite(const char* op, const char* points) {
+  fail(op, ": ", points, " contains NaN or infinite coordinates; remove or replace them "
+       "(e.g. torch.nan_to_num) before the search");
+}
+
+void fail_unsorted(const char* op, const char* batch) {
+  fail(op, ": ", batch, " must hold non-negative ids in non-decreasing order (points grouped "
+       "by example); sort the points by batch first");
+}
+
 int64_t check_stats(const PointSets& c, const InputStats& s) {
-  EXT_CHECK(!s.x_nonfinite, c.op, ": x contains NaN or infinite coordinates; "
-              "remove or replace them (e.g. torch.nan_to_num) before the search");
-  EXT_CHECK(!s.y_nonfinite, c.op, ": y contains NaN or infinite coordinates; "
-              "remove or replace them (e.g. torch.nan_to_num) before the search");
-  EXT_CHECK(!s.bx_unsorted && !s.by_unsorted, c.op, ": ",
-              s.bx_unsorted ? c.bx_name : c.by_name, " must hold non-negative ids in "
-              "non-decreasing order (points grouped by example); sort the points by batch first");
+  if (s.x_nonfinite) fail_nonfinite(c.op, "x");
+  if (s.y_nonfinite) fail_nonfinite(c.op, "y");
+  if (s.bx_unsorted || s.by_unsorted) fail_unsorted(c.op, s.bx_unsorted ? c.bx_name : c.by_name);
   // Every id up to the largest gets a grid slot, so ids must be dense-ish
   // (compared before adding 1: an id of 2^63 - 1 must not overflow).
   const int64_t points = std::max(c.nx(), c.ny());

@@ -88,82 +88,50 @@ struct KnnGrid {
   bool ignore_same_index;
 };
 
-// Offers the x of the query's cell, then of the rings of cells around it
-// (Chebyshev distance R = 1, 2, ... in cells) to `top`, until top holds its
-// cap and no unsearched cell can hold a point nearer than its worst. Once top
-// is full, rows and cells whose box is farther than its worst are skipped.
-// Every "farther" test uses a lower bound on the computed distance: the
-// distance from q to the box, shrunk by a margin far larger than any
-// rounding in cell assignment and in the distance itself, so a skipped point
-// could never have entered top (not even by a tie). q is query qi of batch b.
-template <int DIM, typename acc_t, typename start_t, typename Top>
-EXT_HD void grid_knn(const KnnGrid<acc_t, start_t>& s, const acc_t* q, int64_t qi, int64_t b,
-                     Top& top) {
-  if (top.cap == 0) return;
-  const GridSpec& g = s.g;
-  const int64_t stride = DIM > 0 ? DIM : s.dim;
-  int64_t c[kMaxGridDims];
+// Query q's place in the grid and the lower bounds the ring search prunes
+// with: every "farther" test uses a lower bound on the computed distance, the
+// distance from q to a box of cells shrunk by a margin (slack) far larger than
+// any rounding in cell assignment and in the distance itself, so a pruned
+// point could never have entered top (not even by a tie).
+template <typename acc_t>
+struct RingFrame {
+  const GridSpec& g;
+  int64_t c[kMaxGridDims];  // q's cell
   double qd[kMaxGridDims], slack[kMaxGridDims];
-  const double cell = 1.0 / g.inv_cell;  // inf when the grid is one cell
-  for (int d = 0; d < kMaxGridDims; ++d) {
-    c[d] = d < g.gdim ? g.coord(double(q[d]), d) : 0;
-    qd[d] = d < g.gdim ? double(q[d]) : 0.0;
-    slack[d] = d < g.gdim ? 1e-6 * cell + 1e-12 * (fabs(qd[d]) + fabs(g.lo[d])) : 0.0;
+  double cell;  // inf when the grid is one cell
+
+  EXT_HD RingFrame(const GridSpec& grid, const acc_t* q) : g(grid), cell(1.0 / grid.inv_cell) {
+    for (int d = 0; d < kMaxGridDims; ++d) {
+      c[d] = d < g.gdim ? g.coord(double(q[d]), d) : 0;
+      qd[d] = d < g.gdim ? double(q[d]) : 0.0;
+      slack[d] = d < g.gdim ? 1e-6 * cell + 1e-12 * (fabs(qd[d]) + fabs(g.lo[d])) : 0.0;
+    }
   }
-  const double tiny = sizeof(acc_t) == 4 ? 1e-37 : 1e-300;  // below the smallest normal d2 steps
   // True if a point at squared distance >= dist2 (a lower bound, in double)
   // can no longer enter top. NaN bounds never prune.
-  auto beyond = [&](double dist2) {
+  template <typename Top>
+  EXT_HD bool beyond(const Top& top, double dist2) const {
+    const double tiny = sizeof(acc_t) == 4 ? 1e-37 : 1e-300;  // below the smallest normal d2 steps
     return top.full() && double(top.worst()) < dist2 * (1.0 - 1e-4) - tiny;
-  };
+  }
   // Squared gap between q and the slab of cells cd along dim d (0 inside it).
-  auto gap2 = [&](int d, int64_t cd) {
+  EXT_HD double gap2(int d, int64_t cd) const {
     if (d >= g.gdim) return 0.0;
     const double a = g.lo[d] + double(cd) * cell, e = a + cell;
     double t = qd[d] < a ? a - qd[d] : (qd[d] > e ? qd[d] - e : 0.0);
     t -= slack[d];
     return t > 0 ? t * t : 0.0;  // NaN -> 0
-  };
-  auto visit = [&](int64_t first_key, int64_t last_key) {
-    top.template offer_slots<DIM>(s.xc, s.xi, stride, s.ignore_same_index, q, qi,
-                                  s.start[first_key], s.start[last_key + 1]);
-  };
-  for (int64_t R = 0;; ++R) {
-    int64_t lo[kMaxGridDims], hi[kMaxGridDims];
+  }
+  // Whether top is final once the box of cells [lo, hi] is searched: the box
+  // is the whole grid, or top is full and no cell outside it (sides clamped
+  // to the grid have none beyond them) can hold a point nearer than its worst.
+  template <typename Top>
+  EXT_HD bool done(const Top& top, const int64_t lo[kMaxGridDims],
+                   const int64_t hi[kMaxGridDims]) const {
     bool whole = true;
-    for (int d = 0; d < kMaxGridDims; ++d) {
-      lo[d] = c[d] - R > 0 ? c[d] - R : 0;
-      hi[d] = c[d] + R < g.size[d] - 1 ? c[d] + R : g.size[d] - 1;
-      whole = whole && lo[d] == 0 && hi[d] == g.size[d] - 1;
-    }
-    // Ring R: the cells of the box [c - R, c + R] not in the box of R - 1.
-    // Along dim 0 keys are consecutive: a row on the ring's outside in dims
-    // 1/2 is one key run (it contains q's column: no gap along dim 0), an
-    // inner row only its two end cells.
-    for (int64_t c2 = lo[2]; c2 <= hi[2]; ++c2) {
-      const double g2 = gap2(2, c2);
-      for (int64_t c1 = lo[1]; c1 <= hi[1]; ++c1) {
-        const double row2 = g2 + gap2(1, c1);
-        if (beyond(row2)) continue;
-        int64_t k[kMaxGridDims] = {lo[0], c1, c2};
-        const bool inner = R > 0 && c1 - c[1] < R && c[1] - c1 < R && c2 - c[2] < R && c[2] - c2 < R;
-        if (!inner) {
-          const int64_t first = g.key(b, k);
-          visit(first, first + (hi[0] - lo[0]));
-          continue;
-        }
-        for (int side = 0; side < 2; ++side) {
-          k[0] = side == 0 ? c[0] - R : c[0] + R;
-          if (k[0] < 0 || k[0] > g.size[0] - 1 || beyond(row2 + gap2(0, k[0]))) continue;
-          const int64_t key = g.key(b, k);
-          visit(key, key);
-        }
-      }
-    }
-    if (whole) return;
-    if (!top.full()) continue;
-    // Distance from q to the nearest unsearched cell (sides clamped to the
-    // grid have none beyond them).
+    for (int d = 0; d < kMaxGridDims; ++d) whole = whole && lo[d] == 0 && hi[d] == g.size[d] - 1;
+    if (whole) return true;
+    if (!top.full()) return false;
     double bound = INFINITY;
     bool ok = true;
     for (int d = 0; d < g.gdim; ++d) {
@@ -178,8 +146,91 @@ EXT_HD void grid_knn(const KnnGrid<acc_t, start_t>& s, const acc_t* q, int64_t q
         if (side < bound) bound = side;
       }
     }
-    if (ok && bound > 0 && beyond(bound * bound)) return;
+    return ok && bound > 0 && beyond(top, bound * bound);
   }
+};
+
+// Offers the x of the query's cell, then of the rings of cells around it
+// (Chebyshev distance R = 1, 2, ... in cells) to `top`, until top holds its
+// cap and no unsearched cell can hold a point nearer than its worst. Once top
+// is full, rows and cells whose box is farther than its worst are skipped
+// (RingFrame's bounds). q is query qi of batch b.
+template <int DIM, typename acc_t, typename start_t, typename Top>
+EXT_HD void grid_knn(const KnnGrid<acc_t, start_t>& s, const acc_t* q, int64_t qi, int64_t b,
+                     Top& top) {
+  if (top.cap == 0) return;
+  const GridSpec& g = s.g;
+  const int64_t stride = DIM > 0 ? DIM : s.dim;
+  const RingFrame<acc_t> f(g, q);
+  const int64_t* c = f.c;
+  auto visit = [&](int64_t first_key, int64_t last_key) {
+    top.template offer_slots<DIM>(s.xc, s.xi, stride, s.ignore_same_index, q, qi,
+                                  s.start[first_key], s.start[last_key + 1]);
+  };
+  for (int64_t R = 0;; ++R) {
+    int64_t lo[kMaxGridDims], hi[kMaxGridDims];
+    for (int d = 0; d < kMaxGridDims; ++d) {
+      lo[d] = c[d] - R > 0 ? c[d] - R : 0;
+      hi[d] = c[d] + R < g.size[d] - 1 ? c[d] + R : g.size[d] - 1;
+    }
+    // Ring R: the cells of the box [c - R, c + R] not in the box of R - 1.
+    // Along dim 0 keys are consecutive: a row on the ring's outside in dims
+    // 1/2 is one key run (it contains q's column: no gap along dim 0), an
+    // inner row only its two end cells.
+    for (int64_t c2 = lo[2]; c2 <= hi[2]; ++c2) {
+      const double g2 = f.gap2(2, c2);
+      for (int64_t c1 = lo[1]; c1 <= hi[1]; ++c1) {
+        const double row2 = g2 + f.gap2(1, c1);
+        if (f.beyond(top, row2)) continue;
+        int64_t k[kMaxGridDims] = {lo[0], c1, c2};
+        const bool inner = R > 0 && c1 - c[1] < R && c[1] - c1 < R && c2 - c[2] < R && c[2] - c2 < R;
+        if (!inner) {
+          const int64_t first = g.key(b, k);
+          visit(first, first + (hi[0] - lo[0]));
+          continue;
+        }
+        for (int side = 0; side < 2; ++side) {
+          k[0] = side == 0 ? c[0] - R : c[0] + R;
+          if (k[0] < 0 || k[0] > g.size[0] - 1 || f.beyond(top, row2 + f.gap2(0, k[0]))) continue;
+          const int64_t key = g.key(b, k);
+          visit(key, key);
+        }
+      }
+    }
+    if (f.done(top, lo, hi)) return;
+  }
+}
+
+// The usual whole search where cells hold about k points: the 3 x 3 x 3
+// cells around q's cell (clamped to the grid) in one pass, q's row of cells
+// first (its points fill top early, so more rows are pruned), then
+// RingFrame::done. True if top is final then; false if the rings further out
+// may still matter: the caller empties top and runs grid_knn (same result,
+// the k smallest by (distance, index) being unique). One pass instead of
+// grid_knn's rings 0 and 1 with their inner rows and two stopping tests.
+constexpr int64_t kNearMaxFill = 2;  // points in q's cell, per neighbour kept
+template <int DIM, typename acc_t, typename start_t, typename Top>
+EXT_HD bool grid_knn_near(const KnnGrid<acc_t, start_t>& s, const acc_t* q, int64_t qi,
+                          int64_t b, Top& top) {
+  if (top.cap == 0) return true;
+  const GridSpec& g = s.g;
+  const RingFrame<acc_t> f(g, q);
+  // Cells far fuller than k (points on a surface, clusters): grid_knn, whose
+  // cell-by-cell pruning then skips most of the 27.
+  const int64_t own_key = g.key(b, f.c);
+  if (s.start[own_key + 1] - s.start[own_key] > kNearMaxFill * int64_t(top.cap)) return false;
+  int64_t lo[kMaxGridDims], hi[kMaxGridDims];
+  g.around(f.c, lo, hi);
+  const int64_t n1 = hi[1] - lo[1] + 1;
+  const int rows = GridSpec::rows(lo, hi), own = int((f.c[2] - lo[2]) * n1 + (f.c[1] - lo[1]));
+  for (int i = 0; i < rows; ++i) {
+    const int row = i == 0 ? own : (i <= own ? i - 1 : i);
+    int64_t first, last;
+    g.row_keys(b, lo, hi, row, first, last);
+    top.template offer_slots<DIM>(s.xc, s.xi, DIM > 0 ? DIM : s.dim, s.ignore_same_index, q, qi,
+                                  s.start[first], s.start[last + 1]);
+  }
+  return f.done(top, lo, hi);
 }
 
 }  // namespace ops

@@ -17,6 +17,8 @@ namespace ops {
 constexpr int64_t kLocalK = 32;
 // Queries keeping at most this many run the warp-per-query kernels (WarpTop).
 constexpr int64_t kWarpK = 32;
+// Their grid's cells: a row of three fills a warp's 32 lanes (knn_kernel.cpp).
+constexpr double kWarpPointsPerCell = 32.0 / 3.0;
 
 // Where each query's neighbours go: offset[q] .. offset[q + 1] (offset null:
 // every query keeps `uniform`, from q * uniform), in both output rows.
@@ -93,6 +95,7 @@ struct WarpTop {
 
   __device__ explicit WarpTop(int64_t keep = 0) : cap(int32_t(keep)), lane(threadIdx.x & 31) {}
   __device__ bool full() const { return n == cap; }
+  __device__ void clear() { n = 0; }
   __device__ acc_t worst() const { return __shfl_sync(kAll, d, int(cap) - 1); }
   // Would (cd, cj) enter the list? (warp-uniform n; per-lane candidates)
   __device__ bool wanted(acc_t cd, int32_t cj, acc_t worst_d, int32_t worst_id) const {

@@ -1,8 +1,9 @@
 // knn grid search (D <= 3, Euclidean), the ring search of knn_search.h (the
 // code the CPU kernel runs) in one of two ways: one WARP per query when every
 // query keeps <= 32 (WarpTop: candidates tested 32 at a time, the top k
-// spread over the lanes), else one thread per query (TopK in local memory or
-// the scratch buffer). Queries run in cell order either way, so neighbouring
+// spread over the lanes; cells of ~k points, so grid_knn_near's one pass over
+// the 27 cells around the query mostly suffices), else one thread per query
+// (TopK in local memory or the scratch buffer). Queries run in cell order either way, so neighbouring
 // warps read the same cells.
 #include "knn.h"
 
@@ -37,7 +38,11 @@ grid_warp_kernel(KnnGrid<acc_t, int32_t> s, const acc_t* __restrict__ yc,
   const int64_t base = out.first_slot(q);
   WarpTop<acc_t> top(out.slots(q, base));
   if (top.cap == 0) return;
-  grid_knn<DIM>(s, yc + t * DIM, q, batch_of(batch_y, q), top);
+  const int64_t b = batch_of(batch_y, q);
+  if (!grid_knn_near<DIM>(s, yc + t * DIM, q, b, top)) {  // rarely: rings beyond the first
+    top.clear();
+    grid_knn<DIM>(s, yc + t * DIM, q, b, top);
+  }
   top.write(out.centre, out.neighbour, base, q);
 }
 }  // namespace knn_grid_impl

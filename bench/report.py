@@ -103,18 +103,26 @@ def knn_cpu_table() -> str:
     return "\n".join(lines)
 
 
+def knn_earlier() -> list[dict]:
+    """The earlier knn runs (knn_gpu_earlier*.json), newest first."""
+    docs = [json.loads(p.read_text()) for p in RESULTS.glob("knn_gpu_earlier*.json")]
+    return sorted(docs, key=lambda d: d["date"], reverse=True)
+
+
 def knn_times() -> tuple[dict, set]:
-    """knn_gpu.json's times by (case, impl, n), and the keys taken from
-    knn_gpu_earlier.json: sizes this run skipped (torch-cluster's quadratic
-    knn at 1e6, 8 s a call; our 1e8, 40 GB of output), marked * in the table."""
+    """knn_gpu.json's times by (case, impl, n), and the keys taken from the
+    earlier runs (the newest that has them): sizes this run skipped
+    (torch-cluster's quadratic knn at 1e6, 8 s a call; our 1e8, 40 GB of
+    output), marked * in the table."""
     doc = load("knn_gpu.json") or {"results": []}
     ms = {(r["case"], r["impl"], r["n"]): r["ms"] for r in doc["results"] if "ms" in r}
     starred = set()
-    for r in (load("knn_gpu_earlier.json") or {"results": []})["results"]:
-        key = (r["case"], r["impl"], r["n"])
-        if "ms" in r and key not in ms:
-            ms[key] = r["ms"]
-            starred.add(key)
+    for earlier in knn_earlier():
+        for r in earlier["results"]:
+            key = (r["case"], r["impl"], r["n"])
+            if "ms" in r and key not in ms:
+                ms[key] = r["ms"]
+                starred.add(key)
     return ms, starred
 
 
@@ -164,11 +172,10 @@ def knn_gpu_table() -> str:
     if not doc:
         return ""
     ms, starred = knn_times()
-    earlier = load("knn_gpu_earlier.json")
     lines = [f"knn, GPU: {doc['device']}, torch {doc['versions']['torch']}, {doc['date'][:10]}; "
              "uniform float32 points in the unit cube, CUDA events, median; (x) = our speed-up"
-             + (f"; * from the earlier run (`knn_gpu_earlier.json`, {earlier['date'][:10]}, same "
-                f"machine and inputs; for {OURS}, the build before the latest knn kernels)"
+             + (f"; * from an earlier run (`knn_gpu_earlier*.json`, the newest with that size: "
+                f"same machine and inputs; for {OURS}, a build before the latest knn kernels)"
                 if starred else "") + ".", "",
              "| N | knn k=16 | torch_cluster knn | cdist + topk | knn_graph k=32 | radius_graph ~32 nbrs |",
              "|---|---|---|---|---|---|"]

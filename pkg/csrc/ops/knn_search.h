@@ -201,22 +201,27 @@ EXT_HD void grid_knn(const KnnGrid<acc_t, start_t>& s, const acc_t* q, int64_t q
   }
 }
 
-// The usual whole search where cells hold about k points: the 3 x 3 x 3
-// cells around q's cell (clamped to the grid) in one pass, q's row of cells
-// first (its points fill top early, so more rows are pruned), then
-// RingFrame::done. True if top is final then; false if the rings further out
-// may still matter: the caller empties top and runs grid_knn (same result,
-// the k smallest by (distance, index) being unique). One pass instead of
-// grid_knn's rings 0 and 1 with their inner rows and two stopping tests.
-constexpr int64_t kNearMaxFill = 2;  // points in q's cell, per neighbour kept
+// grid_knn_near steps aside where q's cell holds more than this many points
+// per neighbour kept.
+constexpr int64_t kNearMaxFill = 2;
+
+// The whole search where cells are small enough that q's k-th neighbour
+// mostly lies within a cell of q (the CUDA warp kernel's grid, see
+// kWarpPointsPerCell): the 3 x 3 x 3 cells around q's cell (clamped to the
+// grid) in one pass, a row of three cells at a time, q's row first (the
+// likeliest neighbours: fewer later candidates enter top), then
+// RingFrame::done. True if top is final then; false if rings further out may
+// still matter, or q's cell is far fuller than k points (a dense cluster, where
+// grid_knn's cell-by-cell pruning skips most of the 27): the caller empties
+// top and runs grid_knn (the same result: the k smallest by (distance, index)
+// are unique). One pass without bounds instead of grid_knn's rings 0 and 1,
+// their inner rows, row bounds and two stopping tests.
 template <int DIM, typename acc_t, typename start_t, typename Top>
 EXT_HD bool grid_knn_near(const KnnGrid<acc_t, start_t>& s, const acc_t* q, int64_t qi,
                           int64_t b, Top& top) {
   if (top.cap == 0) return true;
   const GridSpec& g = s.g;
   const RingFrame<acc_t> f(g, q);
-  // Cells far fuller than k (points on a surface, clusters): grid_knn, whose
-  // cell-by-cell pruning then skips most of the 27.
   const int64_t own_key = g.key(b, f.c);
   if (s.start[own_key + 1] - s.start[own_key] > kNearMaxFill * int64_t(top.cap)) return false;
   int64_t lo[kMaxGridDims], hi[kMaxGridDims];

@@ -1,10 +1,10 @@
 // knn grid search (D <= 3, Euclidean), the ring search of knn_search.h (the
 // code the CPU kernel runs) in one of two ways: one WARP per query when every
 // query keeps <= 32 (WarpTop: candidates tested 32 at a time, the top k
-// spread over the lanes; cells of ~k points, so grid_knn_near's one pass over
-// the 27 cells around the query mostly suffices), else one thread per query
-// (TopK in local memory or the scratch buffer). Queries run in cell order either way, so neighbouring
-// warps read the same cells.
+// spread over the lanes; cells of ~32/3 points, so grid_knn_near's one pass
+// over the 27 cells around the query mostly suffices), else one thread per
+// query (TopK in local memory or the scratch buffer). Queries run in cell
+// order either way, so neighbouring warps read the same cells.
 #include "knn.h"
 
 namespace ops {

@@ -3,7 +3,8 @@ CUDA-event medians (ms) of knn_graph / knn at 1e6 and 1e7 points (uniform, a
 sphere shell, 64 batches, a dense cluster beside uniform points), with
 radius_graph at ~32 neighbours beside them, and a hash of the edges of eight
 inputs (equal hashes across builds: the same edges). Prints one JSON line;
-bench/results/device/session6/knn_near/ holds the runs of session 6.
+bench/results/device/session6/knn_near/ holds the runs of session 6 (made
+by an earlier form of this script: the same inputs, 2 warm-up calls, not 5).
 
     python bench/knn_variants.py LABEL      # with the build to time installed
 """
@@ -13,27 +14,16 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import statistics
 import sys
 
 import torch
 
 from package import ext
+from small_batch import timed_cuda
 
 
 def median_ms(fn, reps: int) -> float:
-    for _ in range(2):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b))
-    return round(statistics.median(times), 3)
+    return round(timed_cuda(fn, reps) / 1e3, 3)
 
 
 def radius_for_32(n: int) -> float:

@@ -6,6 +6,7 @@
 
 #include "../padded.h"
 #include "brute_pass.h"
+#include "warp.cuh"
 
 namespace ops {
 // Named, not anonymous: see prepare.cu (reproducible builds).
@@ -83,11 +84,7 @@ __device__ inline void scan_counts(const BruteWork& out, int64_t ny, int64_t bat
       v[j] = sum;
       sum += t;
     }
-    int64_t lanes = sum;  // the lanes up to this one, inclusive
-    for (int o = 1; o < 32; o <<= 1) {
-      const int64_t t = __shfl_up_sync(kAllLanes, lanes, o);
-      if (lane >= o) lanes += t;
-    }
+    const int64_t lanes = warp_inclusive_sum(sum);  // the lanes up to this one
     if (lane == 31) warp_sums[warp] = lanes;
     __syncthreads();
     int64_t before = carry + lanes - sum;

@@ -177,11 +177,7 @@ brute_fill(BruteRadius<acc_t> s, BruteWork in, BruteRows out) {
       const int32_t c = c0 + lane;
       uint32_t m = c < words ? masks[c] : 0;
       const int hits = __popc(m);
-      int upto = hits;  // the hits of words c0 .. c
-      for (int o = 1; o < 32; o <<= 1) {
-        const int t = __shfl_up_sync(kAll, upto, o);
-        if (lane >= o) upto += t;
-      }
+      const int upto = warp_inclusive_sum(hits);  // the hits of words c0 .. c
       for (int64_t p = pos + upto - hits; m; m &= m - 1, ++p) {
         if (p < limit) {
           centre[p] = w;

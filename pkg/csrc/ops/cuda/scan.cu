@@ -4,6 +4,7 @@
 // anonymous-namespace hashes (no reproducible wheels). One kernel per tile
 // of 4096 values; the tile totals are scanned the same way, recursively.
 #include "scan.h"
+#include "warp.cuh"
 
 namespace ops {
 namespace scan_impl {  // named, not anonymous: reproducible builds (see prepare.cu)
@@ -28,21 +29,11 @@ tile_scan(const T* __restrict__ in, T* __restrict__ out, int64_t n, T* __restric
     v[i] = run;
   }
   const int lane = threadIdx.x & 31, warp = threadIdx.x / 32;
-  T incl = run;  // inclusive scan of the threads' totals within the warp
-#pragma unroll
-  for (int d = 1; d < 32; d <<= 1) {
-    const T up = __shfl_up_sync(0xffffffffu, incl, d);
-    if (lane >= d) incl += up;
-  }
+  const T incl = warp_inclusive_sum(run);  // of the threads' totals within the warp
   if (lane == 31) warp_sums[warp] = incl;
   __syncthreads();
   if (warp == 0) {  // scan the warps' totals
-    T w = lane < kThreads / 32 ? warp_sums[lane] : T(0);
-#pragma unroll
-    for (int d = 1; d < 32; d <<= 1) {
-      const T up = __shfl_up_sync(0xffffffffu, w, d);
-      if (lane >= d) w += up;
-    }
+    const T w = warp_inclusive_sum(lane < kThreads / 32 ? warp_sums[lane] : T(0));
     if (lane < kThreads / 32) warp_sums[lane] = w;
   }
   __syncthreads();

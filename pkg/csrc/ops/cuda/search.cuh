@@ -3,6 +3,7 @@
 // CMakeLists.txt generates (one per point dimension x distance type).
 #include "../arith.h"
 #include "search.h"
+#include "warp.cuh"
 
 namespace ops {
 // A named namespace with static functions rather than an anonymous one:
@@ -224,11 +225,8 @@ static __device__ __forceinline__ int32_t list_candidates(const Scan<acc_t>& s, 
     begin = s.start[first_key];
     len = s.start[last_key + 1] - begin;
   }
-  int32_t first = len;  // inclusive scan, then exclusive: candidate number of row's first slot
-  for (int o = 1; o < 32; o <<= 1) {
-    const int32_t v = __shfl_up_sync(kFullMask, first, o);
-    if (lane >= o) first += v;
-  }
+  // inclusive scan, then exclusive: candidate number of row's first slot
+  int32_t first = warp_inclusive_sum(len);
   const int32_t count = __shfl_sync(kFullMask, first, 31);
   first -= len;
   if (count > s.cap) {  // left to the per-query kernels

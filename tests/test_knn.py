@@ -218,6 +218,19 @@ def test_non_contiguous_inputs(device):
         check_knn(x, y, 7, cosine=True)
 
 
+def test_x_passed_as_y_equals_a_copy(device):
+    # With y (and batch_y) the very tensor x (and batch_x), as in the graph
+    # ops, the backends scan and sort the points once.
+    gen = torch.Generator().manual_seed(6)
+    x = torch.rand(3000, 3, generator=gen).to(device)
+    batch = (torch.arange(3000) // 1000).to(device)
+    same = check_knn(x, x, 12, batch, batch)
+    assert torch.equal(same, ext.knn(x, x.clone(), 12, batch, batch.clone()))
+    within = ext.radius(x, x, 0.08, batch, batch, max_num_neighbors=None)
+    assert within.shape[1] > 3000
+    assert torch.equal(within, ext.radius(x, x.clone(), 0.08, batch, batch.clone(), max_num_neighbors=None))
+
+
 # --------------------------------------------------------------------------
 # Bigger inputs, threads, scipy
 # --------------------------------------------------------------------------

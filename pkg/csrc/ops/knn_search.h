@@ -154,10 +154,11 @@ struct RingFrame {
 // (Chebyshev distance R = 1, 2, ... in cells) to `top`, until top holds its
 // cap and no unsearched cell can hold a point nearer than its worst. Once top
 // is full, rows and cells whose box is farther than its worst are skipped
-// (RingFrame's bounds). q is query qi of batch b.
+// (RingFrame's bounds). q is query qi of batch b. From ring `first_ring` on
+// where top already holds the best of the box of rings below it.
 template <int DIM, typename acc_t, typename start_t, typename Top>
 EXT_HD void grid_knn(const KnnGrid<acc_t, start_t>& s, const acc_t* q, int64_t qi, int64_t b,
-                     Top& top) {
+                     Top& top, int64_t first_ring = 0) {
   if (top.cap == 0) return;
   const GridSpec& g = s.g;
   const int64_t stride = DIM > 0 ? DIM : s.dim;
@@ -167,7 +168,7 @@ EXT_HD void grid_knn(const KnnGrid<acc_t, start_t>& s, const acc_t* q, int64_t q
     top.template offer_slots<DIM>(s.xc, s.xi, stride, s.ignore_same_index, q, qi,
                                   s.start[first_key], s.start[last_key + 1]);
   };
-  for (int64_t R = 0;; ++R) {
+  for (int64_t R = first_ring;; ++R) {
     int64_t lo[kMaxGridDims], hi[kMaxGridDims];
     for (int d = 0; d < kMaxGridDims; ++d) {
       lo[d] = c[d] - R > 0 ? c[d] - R : 0;
@@ -199,43 +200,6 @@ EXT_HD void grid_knn(const KnnGrid<acc_t, start_t>& s, const acc_t* q, int64_t q
     }
     if (f.done(top, lo, hi)) return;
   }
-}
-
-// grid_knn_near steps aside where q's cell holds more than this many points
-// per neighbour kept.
-constexpr int64_t kNearMaxFill = 2;
-
-// The whole search where cells are small enough that q's k-th neighbour
-// mostly lies within a cell of q (the CUDA warp kernel's grid, see
-// kWarpPointsPerCell): the 3 x 3 x 3 cells around q's cell (clamped to the
-// grid) in one pass, a row of three cells at a time, q's row first (the
-// likeliest neighbours: fewer later candidates enter top), then
-// RingFrame::done. True if top is final then; false if rings further out may
-// still matter, or q's cell is far fuller than k points (a dense cluster, where
-// grid_knn's cell-by-cell pruning skips most of the 27): the caller empties
-// top and runs grid_knn (the same result: the k smallest by (distance, index)
-// are unique). One pass without bounds instead of grid_knn's rings 0 and 1,
-// their inner rows, row bounds and two stopping tests.
-template <int DIM, typename acc_t, typename start_t, typename Top>
-EXT_HD bool grid_knn_near(const KnnGrid<acc_t, start_t>& s, const acc_t* q, int64_t qi,
-                          int64_t b, Top& top) {
-  if (top.cap == 0) return true;
-  const GridSpec& g = s.g;
-  const RingFrame<acc_t> f(g, q);
-  const int64_t own_key = g.key(b, f.c);
-  if (s.start[own_key + 1] - s.start[own_key] > kNearMaxFill * int64_t(top.cap)) return false;
-  int64_t lo[kMaxGridDims], hi[kMaxGridDims];
-  g.around(f.c, lo, hi);
-  const int64_t n1 = hi[1] - lo[1] + 1;
-  const int rows = GridSpec::rows(lo, hi), own = int((f.c[2] - lo[2]) * n1 + (f.c[1] - lo[1]));
-  for (int i = 0; i < rows; ++i) {
-    const int row = i == 0 ? own : (i <= own ? i - 1 : i);
-    int64_t first, last;
-    g.row_keys(b, lo, hi, row, first, last);
-    top.template offer_slots<DIM>(s.xc, s.xi, DIM > 0 ? DIM : s.dim, s.ignore_same_index, q, qi,
-                                  s.start[first], s.start[last + 1]);
-  }
-  return f.done(top, lo, hi);
 }
 
 }  // namespace ops

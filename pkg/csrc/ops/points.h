@@ -27,6 +27,9 @@ struct PointSets {
   Tensor x, y;               // [Nx, D], [Ny, D]
   std::optional<Tensor> batch_x, batch_y;
   int64_t batch_size;        // < 0: taken from the data
+  // y (with batch_y) is x (with batch_x), as in the graph ops: the backends
+  // scan and sort the points once.
+  bool y_is_x = false;
   int64_t nx() const { return x.size(0); }
   int64_t ny() const { return y.size(0); }
   int64_t dim() const { return x.size(1); }
@@ -49,6 +52,14 @@ struct InputStats {
   int32_t bx_unsorted, by_unsorted;  // decreasing somewhere, or negative
   int64_t bx_max, by_max;            // last (largest) batch id, -1 if none
 };
+
+// Where y is x, y's half of the stats is x's (the scans ran once).
+inline void mirror_x_stats(const PointSets& c, InputStats& s) {
+  if (!c.y_is_x) return;
+  s.y_nonfinite = s.x_nonfinite;
+  s.by_unsorted = s.bx_unsorted;
+  s.by_max = s.bx_max;
+}
 
 // Throws the documented message for whatever InputStats says is wrong and
 // returns the number of batch segments.

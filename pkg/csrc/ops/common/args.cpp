@@ -88,6 +88,17 @@ Tensor as_points(const char* op, const char* name, const Tensor& t) {
   return torch::stable::contiguous(p);
 }
 
+bool same_tensor(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined() || a.dim() != b.dim() || a.scalar_type() != b.scalar_type() ||
+      !(a.device() == b.device()) || a.const_data_ptr() != b.const_data_ptr()) {
+    return false;
+  }
+  for (int64_t d = 0; d < a.dim(); ++d) {
+    if (a.size(d) != b.size(d) || a.stride(d) != b.stride(d)) return false;
+  }
+  return true;
+}
+
 void check_same_kind(const char* op, const Tensor& x, const Tensor& y) {
   EXT_CHECK(x.scalar_type() == y.scalar_type(), op, ": x is ", dtype_name(x.scalar_type()),
             " but y is ", dtype_name(y.scalar_type()), "; convert both to one dtype");

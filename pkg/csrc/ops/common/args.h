@@ -48,6 +48,10 @@ std::string device_name(const Tensor& t);
 // needed). `op` and `name` only enter messages ("<ns>.radius", "x").
 Tensor as_points(const char* op, const char* name, const Tensor& t);
 
+// The same view of the same memory (the graph ops pass x as y); false if
+// either is undefined.
+bool same_tensor(const Tensor& a, const Tensor& b);
+
 // Two point sets of one dtype, one device and one dimension.
 void check_same_kind(const char* op, const Tensor& x, const Tensor& y);
 

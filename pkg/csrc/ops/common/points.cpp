@@ -14,11 +14,14 @@ using torch::headeronly::ScalarType;
 PointSets make_point_sets(const char* op, const char* bx_name, const char* by_name, Tensor x,
                           Tensor y, std::optional<Tensor> batch_x, std::optional<Tensor> batch_y,
                           std::optional<int64_t> batch_size) {
-  PointSets c{op, bx_name, by_name, as_points(op, "x", x), as_points(op, "y", y),
-              std::nullopt, std::nullopt, -1};
+  const bool y_is_x = same_tensor(x, y) && (batch_x.has_value() == batch_y.has_value()) &&
+                      (!batch_x || same_tensor(*batch_x, *batch_y));
+  Tensor px = as_points(op, "x", x);
+  PointSets c{op, bx_name, by_name, px, y_is_x ? px : as_points(op, "y", y),  // one copy, if any
+              std::nullopt, std::nullopt, -1, y_is_x};
   check_same_kind(op, c.x, c.y);
   c.batch_x = as_batch(op, bx_name, batch_x, c.x, "x");
-  c.batch_y = as_batch(op, by_name, batch_y, c.y, "y");
+  c.batch_y = y_is_x ? c.batch_x : as_batch(op, by_name, batch_y, c.y, "y");
   if (batch_size.has_value()) {
     EXT_CHECK(*batch_size >= 1, op, ": batch_size must be >= 1 or None, got ", *batch_size);
     c.batch_size = *batch_size;

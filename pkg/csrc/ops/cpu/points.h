@@ -57,9 +57,13 @@ InputStats scan_inputs(const PointSets& c) {
   s.bx_max = s.by_max = -1;
   scan_points(static_cast<const in_t*>(c.x.const_data_ptr()), c.nx(), c.dim(), gdim, s,
               s.x_nonfinite);
+  scan_batch(batch_ptr(c.batch_x), c.nx(), s.bx_unsorted, s.bx_max);
+  if (c.y_is_x) {
+    mirror_x_stats(c, s);
+    return s;
+  }
   scan_points(static_cast<const in_t*>(c.y.const_data_ptr()), c.ny(), c.dim(), gdim, s,
               s.y_nonfinite);
-  scan_batch(batch_ptr(c.batch_x), c.nx(), s.bx_unsorted, s.bx_max);
   scan_batch(batch_ptr(c.batch_y), c.ny(), s.by_unsorted, s.by_max);
   return s;
 }

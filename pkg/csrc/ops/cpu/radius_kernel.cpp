@@ -130,7 +130,9 @@ Tensor radius_typed(const RadiusCall& call) {
   const auto* px = static_cast<const in_t*>(call.x.const_data_ptr());
   const auto* py = static_cast<const in_t*>(call.y.const_data_ptr());
   const CellList<acc_t> xs = bucket<in_t, acc_t>(grid, px, bx, call.nx(), call.dim());
-  const CellList<acc_t> ys = bucket<in_t, acc_t>(grid, py, by, call.ny(), call.dim());
+  const CellList<acc_t> own_ys =
+      call.y_is_x ? CellList<acc_t>{} : bucket<in_t, acc_t>(grid, py, by, call.ny(), call.dim());
+  const CellList<acc_t>& ys = call.y_is_x ? xs : own_ys;
   switch (call.dim()) {
     case 1: return search<1>(call, grid, xs, ys, by);
     case 2: return search<2>(call, grid, xs, ys, by);

@@ -231,6 +231,7 @@ InputStats read_stats(const PointSets& c, const DeviceStats& host) {
   s.by_unsorted = host.by_unsorted;
   s.bx_max = c.batch_x ? host.bx_last : -1;
   s.by_max = c.batch_y ? host.by_last : -1;
+  mirror_x_stats(c, s);
   return s;
 }
 

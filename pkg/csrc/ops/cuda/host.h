@@ -132,10 +132,12 @@ void enqueue_scan(const PointSets& c, DeviceStats* st, cudaStream_t stream) {
   const int gdim = int(std::min<int64_t>(c.dim(), kMaxGridDims));
   CUDA_CHECK(launch_scan_points(static_cast<const in_t*>(c.x.const_data_ptr()), c.nx(), c.dim(),
                                 gdim, st, &st->x_nonfinite, stream));
-  CUDA_CHECK(launch_scan_points(static_cast<const in_t*>(c.y.const_data_ptr()), c.ny(), c.dim(),
-                                gdim, st, &st->y_nonfinite, stream));
+  if (!c.y_is_x) {  // else read_stats copies x's half
+    CUDA_CHECK(launch_scan_points(static_cast<const in_t*>(c.y.const_data_ptr()), c.ny(),
+                                  c.dim(), gdim, st, &st->y_nonfinite, stream));
+  }
   const int64_t* bx = data_or_null<int64_t>(c.batch_x);
-  const int64_t* by = data_or_null<int64_t>(c.batch_y);
+  const int64_t* by = c.y_is_x ? nullptr : data_or_null<int64_t>(c.batch_y);
   if (bx && c.nx() > 0) {
     CUDA_CHECK(launch_scan_batch(bx, c.nx(), &st->bx_unsorted, stream));
     CUDA_CHECK(cudaMemcpyAsync(&st->bx_last, bx + c.nx() - 1, 8, cudaMemcpyDeviceToDevice, stream));
@@ -185,8 +187,7 @@ Tensor widened(const Tensor& p, cudaStream_t stream) {
 template <typename in_t, typename acc_t>
 std::pair<Tensor, Tensor> widened_points(const PointSets& c, cudaStream_t stream) {
   Tensor x = widened<in_t, acc_t>(c.x, stream);
-  const bool same = c.y.const_data_ptr() == c.x.const_data_ptr() && c.ny() == c.nx();
-  return {x, same ? x : widened<in_t, acc_t>(c.y, stream)};
+  return {x, c.y_is_x ? x : widened<in_t, acc_t>(c.y, stream)};
 }
 
 template <typename T> struct Type { using type = T; };

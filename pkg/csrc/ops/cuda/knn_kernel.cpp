@@ -43,8 +43,10 @@ using namespace cuda;
 template <int DIM, typename acc_t, typename in_t>
 void grid_search(const KnnCall& c, const GridSpec& g, const KnnOut<acc_t>& out,
                  cudaStream_t stream) {
+  // The warp kernel tells a query from its own slot (knn_grid.cu).
+  EXT_CHECK(!c.ignore_same_index || c.y_is_x, c.op, ": internal error: loop=False needs y = x");
   auto xs = bucket<in_t, acc_t>(c.x, c.batch_x, g, stream);
-  auto ys = bucket<in_t, acc_t>(c.y, c.batch_y, g, stream);
+  auto ys = c.y_is_x ? xs : bucket<in_t, acc_t>(c.y, c.batch_y, g, stream);
   const KnnGrid<acc_t, int32_t> s{g, xs.coords, xs.index,
                                   xs.start, c.dim(), c.ignore_same_index};
   CUDA_CHECK((launch_knn_grid<DIM, acc_t>(s, ys.coords, ys.index,
@@ -218,12 +220,10 @@ Tensor knn_typed(const KnnCall& c, cudaStream_t stream) {
     return result;
   }
   // The warp kernel (k <= 32) searches the 27 cells around a query in one
-  // pass (grid_knn_near) a row of three cells at a time, 32 candidates a
-  // step: cells of ~32 / 3 points fill a step's lanes once a row, and keep the
-  // k-th neighbour (k <= 32) within a cell of the query, where that pass is
-  // the whole search. (H200, 1e6 points, k = 32: 5.2 ms, against 7.2 with
-  // cells of k points and the ring search alone.) A thread per query prunes
-  // best with small cells, as on the CPU.
+  // pass (knn_grid.cu's near_select): cells of ~32 / 3 points keep the k-th
+  // neighbour (k <= 32) within a cell of the query, where that pass is the
+  // whole search, and a row of three cells within two steps of 32 lanes.
+  // A thread per query prunes best with small cells, as on the CPU.
   const double per_cell = c.k <= kWarpK ? kWarpPointsPerCell : cpu_points_per_cell(c.k);
   const GridSpec g = make_grid(c, stats, num_batches, per_cell);
   EXT_CHECK(g.num_cells < std::numeric_limits<int32_t>::max(), c.op, ": the grid needs ",

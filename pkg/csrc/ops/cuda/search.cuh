@@ -211,20 +211,14 @@ template <typename acc_t, bool kFill>
 static __device__ __forceinline__ int32_t list_candidates(const Scan<acc_t>& s, int64_t cell, int lane,
                                                           unsigned long long* key) {
   // Lane i (< 9) reads the slot range of the i-th row of neighbouring cells.
-  int64_t c[kMaxGridDims], lo[kMaxGridDims], hi[kMaxGridDims], rest = cell;
+  int64_t c[kMaxGridDims], rest = cell;
   for (int d = 0; d < kMaxGridDims; ++d) {
     c[d] = rest % s.g.size[d];
     rest /= s.g.size[d];
   }
-  s.g.around(c, lo, hi);
-  const int rows = GridSpec::rows(lo, hi);
-  int32_t begin = 0, len = 0;
-  if (lane < rows) {
-    int64_t first_key, last_key;
-    s.g.row_keys(rest, lo, hi, lane, first_key, last_key);
-    begin = s.start[first_key];
-    len = s.start[last_key + 1] - begin;
-  }
+  const AroundRows around(s.g, s.start, rest, c);
+  const int rows = around.rows;
+  const int32_t begin = around.begin, len = around.len;
   // inclusive scan, then exclusive: candidate number of row's first slot
   int32_t first = warp_inclusive_sum(len);
   const int32_t count = __shfl_sync(kFullMask, first, 31);

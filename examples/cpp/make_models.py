@@ -23,16 +23,20 @@ import extconfig  # noqa: E402
 ext = extconfig.import_package()
 
 
-class RadiusGraph(torch.nn.Module):
-    """Edges within r, as a GNN's first layer would build them."""
+class NeighbourGraph(torch.nn.Module):
+    """A GNN's input graph: the edges within r, then each point's k nearest
+    (one [2, E] tensor, both ops in the exported graph)."""
 
-    def __init__(self, r: float = 0.15, max_num_neighbors: int = 16):
+    def __init__(self, r: float = 0.15, max_num_neighbors: int = 16, k: int = 6):
         super().__init__()
         self.r = r
         self.max_num_neighbors = max_num_neighbors
+        self.k = k
 
     def forward(self, pos: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
-        return ext.radius_graph(pos, self.r, batch, max_num_neighbors=self.max_num_neighbors)
+        within = ext.radius_graph(pos, self.r, batch, max_num_neighbors=self.max_num_neighbors)
+        nearest = ext.knn_graph(pos, self.k, batch)
+        return torch.cat([within, nearest], dim=1)
 
 
 def sample_inputs(device: str, n: int = 600, examples: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
@@ -48,7 +52,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
     a.outdir.mkdir(parents=True, exist_ok=True)
-    model = RadiusGraph().eval()
+    model = NeighbourGraph().eval()
     pos, batch = sample_inputs(a.device)
 
     torch.jit.script(model).save(str(a.outdir / "model.pt"))

@@ -72,12 +72,9 @@ Tensor knn_typed(const KnnCall& c) {
   };
   if (c.use_grid()) {
     const GridSpec grid = make_grid(c, stats, num_batches, cpu_points_per_cell(c.k));
-    const auto* px = static_cast<const in_t*>(c.x.const_data_ptr());
-    const auto* py = static_cast<const in_t*>(c.y.const_data_ptr());
-    const CellList<acc_t> xs = bucket<in_t, acc_t>(grid, px, bx, nx, dim);
-    const CellList<acc_t> own_ys =
-        c.y_is_x ? CellList<acc_t>{} : bucket<in_t, acc_t>(grid, py, by, ny, dim);
-    const CellList<acc_t>& ys = c.y_is_x ? xs : own_ys;
+    const CellSets<acc_t> cells = bucket_sets<in_t, acc_t>(grid, c);
+    const CellList<acc_t>& xs = cells.x;
+    const CellList<acc_t>& ys = cells.y();
     const KnnGrid<acc_t, int64_t> s{grid, xs.coords.data(), xs.index.data(), xs.start.data(), dim,
                                     c.ignore_same_index};
     auto run = [&](auto dim_tag) {

@@ -108,5 +108,24 @@ CellList<acc_t> bucket(const GridSpec& g, const in_t* p, const int64_t* batch, i
   return out;
 }
 
+// x's and y's cell lists; y's is x's where y is x (sorted once).
+template <typename acc_t>
+struct CellSets {
+  CellList<acc_t> x, own_y;
+  bool shared;
+  const CellList<acc_t>& y() const { return shared ? x : own_y; }
+};
+
+template <typename in_t, typename acc_t>
+CellSets<acc_t> bucket_sets(const GridSpec& g, const PointSets& c) {
+  auto cells = [&](const Tensor& p, const std::optional<Tensor>& b) {
+    return bucket<in_t, acc_t>(g, static_cast<const in_t*>(p.const_data_ptr()), batch_ptr(b),
+                               p.size(0), p.size(1));
+  };
+  CellSets<acc_t> sets{cells(c.x, c.batch_x), {}, c.y_is_x};
+  if (!c.y_is_x) sets.own_y = cells(c.y, c.batch_y);
+  return sets;
+}
+
 }  // namespace cpu
 }  // namespace ops

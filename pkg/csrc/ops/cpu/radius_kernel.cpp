@@ -121,18 +121,14 @@ Tensor search(const RadiusCall& call, const GridSpec& grid, const CellList<acc_t
 template <typename in_t>
 Tensor radius_typed(const RadiusCall& call) {
   using acc_t = typename acc_type<in_t>::type;
-  const int64_t* bx = batch_ptr(call.batch_x);
   const int64_t* by = batch_ptr(call.batch_y);
   const InputStats stats = scan_inputs<in_t>(call);
   const int64_t num_batches = check_stats(call, stats);  // empty inputs are checked too
   if (call.nx() == 0 || call.ny() == 0) return empty_edges(call);
   const GridSpec grid = make_grid(call, stats, num_batches);
-  const auto* px = static_cast<const in_t*>(call.x.const_data_ptr());
-  const auto* py = static_cast<const in_t*>(call.y.const_data_ptr());
-  const CellList<acc_t> xs = bucket<in_t, acc_t>(grid, px, bx, call.nx(), call.dim());
-  const CellList<acc_t> own_ys =
-      call.y_is_x ? CellList<acc_t>{} : bucket<in_t, acc_t>(grid, py, by, call.ny(), call.dim());
-  const CellList<acc_t>& ys = call.y_is_x ? xs : own_ys;
+  const CellSets<acc_t> cells = bucket_sets<in_t, acc_t>(grid, call);
+  const CellList<acc_t>& xs = cells.x;
+  const CellList<acc_t>& ys = cells.y();
   switch (call.dim()) {
     case 1: return search<1>(call, grid, xs, ys, by);
     case 2: return search<2>(call, grid, xs, ys, by);

@@ -247,5 +247,13 @@ CellList<acc_t> bucket(const Tensor& pts, const std::optional<Tensor>& batch, co
   return out;
 }
 
+// x's and y's cell lists; y's is x's where y is x (sorted once).
+template <typename in_t, typename acc_t>
+std::pair<CellList<acc_t>, CellList<acc_t>> bucket_sets(const PointSets& c, const GridSpec& g,
+                                                        cudaStream_t stream) {
+  CellList<acc_t> xs = bucket<in_t, acc_t>(c.x, c.batch_x, g, stream);
+  return {xs, c.y_is_x ? xs : bucket<in_t, acc_t>(c.y, c.batch_y, g, stream)};
+}
+
 }  // namespace cuda
 }  // namespace ops

@@ -95,7 +95,6 @@ struct WarpTop {
 
   __device__ explicit WarpTop(int64_t keep = 0) : cap(int32_t(keep)), lane(threadIdx.x & 31) {}
   __device__ bool full() const { return n == cap; }
-  __device__ void clear() { n = 0; }
   __device__ acc_t worst() const { return __shfl_sync(kAll, d, int(cap) - 1); }
   // Would (cd, cj) enter the list? (warp-uniform n; per-lane candidates)
   __device__ bool wanted(acc_t cd, int32_t cj, acc_t worst_d, int32_t worst_id) const {

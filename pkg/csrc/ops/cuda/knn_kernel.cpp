@@ -45,8 +45,7 @@ void grid_search(const KnnCall& c, const GridSpec& g, const KnnOut<acc_t>& out,
                  cudaStream_t stream) {
   // The warp kernel tells a query from its own slot (knn_grid.cu).
   EXT_CHECK(!c.ignore_same_index || c.y_is_x, c.op, ": internal error: loop=False needs y = x");
-  auto xs = bucket<in_t, acc_t>(c.x, c.batch_x, g, stream);
-  auto ys = c.y_is_x ? xs : bucket<in_t, acc_t>(c.y, c.batch_y, g, stream);
+  auto [xs, ys] = bucket_sets<in_t, acc_t>(c, g, stream);
   const KnnGrid<acc_t, int32_t> s{g, xs.coords, xs.index,
                                   xs.start, c.dim(), c.ignore_same_index};
   CUDA_CHECK((launch_knn_grid<DIM, acc_t>(s, ys.coords, ys.index,

@@ -185,8 +185,7 @@ Tensor radius_typed(const RadiusCall& c, cudaStream_t stream) {
   const GridSpec g = make_grid(c, stats, num_batches);
   EXT_CHECK(g.num_cells < std::numeric_limits<int32_t>::max(), c.op, ": the grid needs ",
               g.num_cells, " cells, more than this kernel indexes; split the batch");
-  auto xs = bucket<in_t, acc_t>(c.x, c.batch_x, g, stream);
-  auto ys = c.y_is_x ? xs : bucket<in_t, acc_t>(c.y, c.batch_y, g, stream);
+  auto [xs, ys] = bucket_sets<in_t, acc_t>(c, g, stream);
   const acc_t r = acc_t(c.r);
   Tensor big = new_uninit(c.y, {g.num_cells + 4}, ScalarType::Byte);
   CUDA_CHECK(cudaMemsetAsync(big.mutable_data_ptr(), 0, size_t(g.num_cells + 4), stream));

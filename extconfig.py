@@ -45,16 +45,21 @@ class Config:
     cuda_archs: str        # default CMake arch list; the last also ships PTX
     size_budget_mb: float  # verify refuses bigger wheels
     requires_python: str
-    dependencies: tuple[str, ...]
     test_requires: tuple[str, ...]
     also_test_torch: tuple[str, ...]  # extra torch versions `factory test` tries offline
     manylinux_glibc: str   # glibc the factory links against (EXT_LINK_GLIBC), e.g. 2.28
     cuda_variants: tuple[str, ...]    # CUDA versions of the shipped variants, newest first
     cuda_archs_for: dict   # CUDA major -> arch list, where it differs from cuda_archs
+    cuda_libraries: tuple[str, ...]   # CUDA libraries the ops link (CUDA_LIBRARIES' keys)
 
     def default_cuda_archs(self, cuda_version: str) -> str:
         """The arch list for a toolkit of this version (e.g. "13.0")."""
         return self.cuda_archs_for.get(cuda_version.split(".")[0], self.cuda_archs)
+
+    @property
+    def torch_requirement(self) -> str:
+        """What the wheels require of torch: the stable-ABI target and newer."""
+        return f"torch>={self.torch_target}"
 
     @property
     def normalized(self) -> str:
@@ -78,6 +83,73 @@ class Config:
         return (f"lib{self.import_name}_cpu.so", f"lib{self.import_name}_cuda.so")
 
 
+@dataclass(frozen=True)
+class CudaLibrary:
+    """A CUDA library taken from NVIDIA's pip wheels (the ones torch's CUDA
+    builds install), for one CUDA major: the wheel is linked against it and
+    declares a dependency on it instead of bundling it."""
+    package: str     # distribution, e.g. nvidia-cublas
+    versions: str    # the range the wheel requires: it holds what every supported torch pins
+    header: str      # a header that marks its include directory
+    soname: str      # what the CUDA library NEEDs
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}{self.versions}"
+
+
+#: [tool.ext] cuda-libraries -> CUDA major -> the library. The ranges hold the
+#: pins of every torch >= torch-target for that CUDA major (cuBLAS 12.6-13.1,
+#: cuDNN 9.5-9.24 so far); the lower bounds are the first release of each
+#: package for that CUDA major that has the calls an op makes today.
+CUDA_LIBRARIES: dict[str, dict[str, CudaLibrary]] = {
+    "cublas": {
+        "13": CudaLibrary("nvidia-cublas", ">=13.0,<14", "cublas_v2.h", "libcublas.so.13"),
+        "12": CudaLibrary("nvidia-cublas-cu12", ">=12.4,<13", "cublas_v2.h", "libcublas.so.12"),
+    },
+    "cudnn": {
+        "13": CudaLibrary("nvidia-cudnn-cu13", ">=9.12,<10", "cudnn.h", "libcudnn.so.9"),
+        "12": CudaLibrary("nvidia-cudnn-cu12", ">=9.1,<10", "cudnn.h", "libcudnn.so.9"),
+    },
+}
+
+
+def cuda_libraries(cfg: Config, cuda: str | None) -> dict[str, CudaLibrary]:
+    """The libraries a build with CUDA `cuda` (e.g. "13.0"; None: CPU) links."""
+    if not cuda:
+        return {}
+    major = cuda.split(".")[0]
+    missing = [n for n in cfg.cuda_libraries if major not in CUDA_LIBRARIES[n]]
+    if missing:
+        raise ConfigError(f"no CUDA {major} package known for {missing} (extconfig.CUDA_LIBRARIES)")
+    return {n: CUDA_LIBRARIES[n][major] for n in cfg.cuda_libraries}
+
+
+#: What a build is made from (source_digest): the build files and pkg/.
+SOURCE_FILES = ("pyproject.toml", "setup.py", "extconfig.py", "CMakeLists.txt", "cmake", "pkg")
+#: ...less what a build writes there.
+BUILT = ("__pycache__", "*.pyc", "*.so", "_build_info.json", "*.egg-info")
+
+
+def source_digest(root: Path | str | None = None) -> str:
+    """A hash of the sources a wheel is built from, recorded in the wheel, so
+    that the factory can tell a wheel made from other sources (a stale one)."""
+    import fnmatch
+    import hashlib
+
+    root = Path(root or ROOT)
+    digest = hashlib.sha256()
+    for top in SOURCE_FILES:
+        paths = [root / top] if (root / top).is_file() else sorted((root / top).rglob("*"))
+        for path in paths:
+            rel = path.relative_to(root)
+            if not path.is_file() or any(fnmatch.fnmatch(part, pat) for part in rel.parts for pat in BUILT):
+                continue
+            digest.update(f"{rel.as_posix()}\0{len(path.read_bytes())}\0".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 class ConfigError(Exception):
     """pyproject.toml lacks something the build needs."""
 
@@ -94,7 +166,7 @@ def load(root: Path | str | None = None) -> Config:
         raise ConfigError(f"{path}: needs [project].name and [tool.ext] {', '.join(missing)}")
     name = project["name"]
     import_name = ext.get("import-name", name.replace("-", "_"))
-    return Config(
+    cfg = Config(
         name=name,
         import_name=import_name,
         ops_namespace=ext.get("ops-namespace", import_name),
@@ -103,13 +175,18 @@ def load(root: Path | str | None = None) -> Config:
         cuda_archs=str(ext["cuda-archs"]),
         size_budget_mb=float(ext.get("wheel-size-budget-mb", 5)),
         requires_python=project.get("requires-python", ""),
-        dependencies=tuple(project.get("dependencies", ())),
         test_requires=tuple(project.get("optional-dependencies", {}).get("test", ())),
         also_test_torch=tuple(str(v) for v in ext.get("also-test-torch", ())),
         manylinux_glibc=str(ext.get("manylinux-glibc", "2.28")),
         cuda_variants=tuple(str(v) for v in ext.get("cuda-variants", ())),
         cuda_archs_for={str(k): str(v) for k, v in ext.get("cuda-archs-for", {}).items()},
+        cuda_libraries=tuple(ext.get("cuda-libraries", ())),
     )
+    unknown = set(cfg.cuda_libraries) - set(CUDA_LIBRARIES)
+    if unknown:
+        raise ConfigError(f"{path}: [tool.ext] cuda-libraries {sorted(unknown)}: known are "
+                          f"{sorted(CUDA_LIBRARIES)} (extconfig.CUDA_LIBRARIES)")
+    return cfg
 
 
 def import_package(cfg: Config | None = None):
@@ -206,14 +283,25 @@ def build_label(env: Mapping[str, str], root: Path | str | None = None) -> str:
 
 def facts(cfg: Config) -> dict[str, str]:
     out = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name != "cuda_archs_for"}
+    out["torch_requirement"] = cfg.torch_requirement
     out.update(normalized=cfg.normalized, wheel_name=cfg.wheel_name, image=cfg.image,
                env_prefix=ENV_PREFIX)
     return {k: " ".join(v) if isinstance(v, tuple) else str(v) for k, v in out.items()}
 
 
+def build_requirements(cfg: Config, env: Mapping[str, str], root: Path | str | None = None) -> list[str]:
+    """The NVIDIA wheels a build with `env` links ([tool.ext] cuda-libraries
+    for its toolkit's CUDA major; none for a CPU build)."""
+    toolkit, _ = find_cuda(env, root)
+    return [lib.requirement for lib in cuda_libraries(cfg, cuda_version(toolkit) if toolkit else None).values()]
+
+
 if __name__ == "__main__":
-    all_facts = facts(load())
-    if len(sys.argv) > 1:
+    config = load()
+    all_facts = facts(config)
+    if sys.argv[1:] == ["cuda_library_requirements"]:  # docker/cibw-steps.sh
+        print(" ".join(build_requirements(config, os.environ)))
+    elif len(sys.argv) > 1:
         print(all_facts[sys.argv[1]])
     else:
         print("\n".join(f"{k}={v}" for k, v in all_facts.items()))

@@ -1,25 +1,19 @@
 """Build the ops libraries with CMake + ninja into one cp310-abi3 wheel.
 
-Names, version and defaults come from pyproject.toml; this file only finds the
-toolchain (torch, nvcc), runs CMake, and records what it built in
-<package>/_build_info.json. Knobs (environment):
+Names, version and defaults come from pyproject.toml (through extconfig.py);
+this file finds the toolchain (torch, nvcc, the NVIDIA wheels of
+[tool.ext] cuda-libraries), runs CMake in build/cmake-<variant>/ (kept, so a
+rebuild, editable ones included, compiles only what changed), and records
+what it built in <package>/_build_info.json. Knobs (environment):
 
   EXT_CUDA_ARCHS       CMake arch list, e.g. "80;90" (last one also gets PTX);
                        default: [tool.ext] cuda-archs, or cuda-archs-for its CUDA major
   TORCH_CUDA_ARCH_LIST torch's format, e.g. "8.0 9.0+PTX" (used if the above is unset)
   EXT_CPU_ONLY=1       skip CUDA even if nvcc exists (version label +cpu)
   CUDA_HOME            toolkit root to use first (else nvcc on PATH, pip's
-                       nvidia/cu1* wheels, /usr/local/cuda, then the toolkits
-                       `./ci/factory build` installed in build/toolchains/)
+                       nvidia/cu1* wheels, /usr/local/cuda, build/toolchains/)
   MAX_JOBS             parallel compile jobs (default: CPU count)
-  EXT_LINK_GLIBC=2.28  link both libraries with `zig cc` (PyPI's ziglang) against
-                       glibc 2.28's symbol versions, for a manylinux_2_28 wheel
-                       built on any newer glibc (cmake/glibc_link.py). Unset,
-                       empty or "system": the system linker, and the libraries
-                       need this machine's glibc. `./ci/factory build` sets it
-                       from pyproject's [tool.ext] manylinux-glibc unless the
-                       caller did; a plain `pip install .` builds for the machine
-                       it runs on, so it keeps the system linker (no zig needed).
+  CMAKE_ARGS           extra CMake arguments (e.g. a CMAKE_CXX_LINKER_LAUNCHER)
 """
 
 from __future__ import annotations
@@ -29,6 +23,7 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -42,21 +37,12 @@ sys.path.insert(0, str(ROOT))  # setuptools' PEP 517 backend does not add it
 import extconfig  # noqa: E402  (the one reader of pyproject.toml; finds the toolkit)
 
 CONFIG = extconfig.load(ROOT)
-NAME = CONFIG.name
 IMPORT_NAME = CONFIG.import_name
-OPS_NAMESPACE = CONFIG.ops_namespace
 ENV_PREFIX = extconfig.ENV_PREFIX
-TORCH_TARGET = CONFIG.torch_target
 
 
 def log(msg: str) -> None:
-    print(f"[{NAME} build] {msg}", flush=True)
-
-
-def fix_pip_toolkit_layout(root: Path) -> None:
-    """pip's toolkit has lib/ but nvcc.profile links from lib64/."""
-    if not (root / "lib64").exists() and (root / "lib").is_dir():
-        (root / "lib64").symlink_to("lib")
+    print(f"[{CONFIG.name} build] {msg}", flush=True)
 
 
 def cuda_archs() -> str:
@@ -80,27 +66,6 @@ def cuda_archs() -> str:
     return ";".join(a if a in ptx else f"{a}-real" for a in archs)
 
 
-def link_glibc() -> str | None:
-    """The glibc version to link against (EXT_LINK_GLIBC), None for the system linker."""
-    value = os.environ.get(f"{ENV_PREFIX}_LINK_GLIBC", "").strip()
-    if value in ("", "system", "0"):
-        return None
-    if not re.fullmatch(r"2\.\d+", value):
-        raise SystemExit(f"{ENV_PREFIX}_LINK_GLIBC={value!r}: want a glibc version like 2.28, "
-                         "or 'system' for the system linker")
-    if importlib.util.find_spec("ziglang") is None:
-        raise SystemExit(f"{ENV_PREFIX}_LINK_GLIBC={value} links with zig, which is not installed "
-                         f"in the build environment ({sys.executable}): pip install ziglang, or "
-                         f"set {ENV_PREFIX}_LINK_GLIBC=system (the libraries then need this "
-                         "machine's glibc)")
-    return value
-
-
-def torch_target_hex() -> str:
-    major, minor = (int(v) for v in TORCH_TARGET.split(".")[:2])
-    return f"0x{major:02x}{minor:02x}000000000000"
-
-
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
@@ -117,7 +82,8 @@ def find_torch() -> tuple[Path, str]:
     ~0.4 GB of build memory)."""
     spec = importlib.util.find_spec("torch")
     if spec is None or spec.origin is None:
-        raise SystemExit("torch is not installed in the build environment: pip install 'torch>=2.10'")
+        raise SystemExit(f"torch is not installed in the build environment: pip install "
+                         f"'{CONFIG.torch_requirement}'")
     return Path(spec.origin).parent, importlib.metadata.version("torch")
 
 
@@ -136,10 +102,29 @@ def build_tools() -> tuple[str, str]:
     return tools[0], tools[1]
 
 
+def locate(lib: extconfig.CudaLibrary) -> tuple[Path, Path, str]:
+    """(include dir, library file, its directory relative to site-packages)
+    of a CUDA library in the build environment's NVIDIA wheel."""
+    try:
+        dist = importlib.metadata.distribution(lib.package)
+    except importlib.metadata.PackageNotFoundError:
+        raise SystemExit(f"{lib.soname} comes from the {lib.package} wheel, which is not installed "
+                         f"in the build environment: pip install '{lib.requirement}'") from None
+    files = {Path(str(f)).name: Path(str(f)) for f in dist.files or ()}
+    if lib.header not in files or lib.soname not in files:
+        raise SystemExit(f"{lib.package} {dist.version} has no {lib.header} or {lib.soname}: "
+                         f"pip install --force-reinstall '{lib.requirement}'")
+    site = Path(str(dist.locate_file("")))
+    library = site / files[lib.soname]
+    return (site / files[lib.header]).parent, library, library.parent.relative_to(site).as_posix()
+
+
 # The factory asks extconfig the same question for the variant a build makes.
 CUDA_ROOT, CUDA_ORIGIN = extconfig.find_cuda(os.environ, ROOT, log)
 CUDA_VERSION = extconfig.cuda_version(CUDA_ROOT) if CUDA_ROOT else None
 LOCAL_LABEL = extconfig.local_label(CUDA_VERSION)
+VERSION = f"{CONFIG.version}+{LOCAL_LABEL}"
+CUDA_LIBRARIES = extconfig.cuda_libraries(CONFIG, CUDA_VERSION)
 
 
 class CMakeBuild(build_ext):
@@ -147,10 +132,9 @@ class CMakeBuild(build_ext):
 
     What a build makes is exactly what CMake installed (its
     install_manifest.txt) plus _build_info.json: libraries of another variant
-    left in build/ by an earlier build are deleted first, so a +cpu build never
-    ships a stale CUDA library. Editable installs (pip install -e .) copy the
-    same files into the source package, pkg/; re-running the same command
-    rebuilds incrementally (CMake's tree stays in build/, one per variant).
+    left in the package dir by an earlier build are deleted first. Editable
+    installs (pip install --no-build-isolation -e .) copy the same files into
+    pkg/. CMake's tree is build/cmake-<label>/ for every kind of build.
     """
 
     def _package_dir(self) -> Path:
@@ -161,59 +145,59 @@ class CMakeBuild(build_ext):
         pkg_dir.mkdir(parents=True, exist_ok=True)
         for stale in pkg_dir.glob(f"lib{IMPORT_NAME}_*.so"):
             stale.unlink()
-        build_temp = Path(self.build_temp) / f"cmake-{LOCAL_LABEL}"
-        build_temp.mkdir(parents=True, exist_ok=True)
+        tree = ROOT / "build" / f"cmake-{LOCAL_LABEL}"
+        tree.mkdir(parents=True, exist_ok=True)
         torch_dir, torch_version = find_torch()
-        archs = cuda_archs() if CUDA_ROOT else ""
-        glibc = link_glibc()
+        major, minor = (int(v) for v in CONFIG.torch_target.split(".")[:2])
+        cmake, ninja = build_tools()
         args = [
-            f"-S{ROOT}", f"-B{build_temp}", "-GNinja",
+            f"-S{ROOT}", f"-B{tree}", "-GNinja", f"-DCMAKE_MAKE_PROGRAM={ninja}",
             "-DCMAKE_BUILD_TYPE=Release",
             f"-DCMAKE_INSTALL_PREFIX={pkg_dir.resolve()}",
             f"-DPACKAGE_NAME={IMPORT_NAME}",
-            f"-DOPS_NAMESPACE={OPS_NAMESPACE}",
+            f"-DOPS_NAMESPACE={CONFIG.ops_namespace}",
             f"-DPACKAGE_VERSION={VERSION}",
             f"-DTORCH_DIR={torch_dir}",
-            f"-DTORCH_TARGET_VERSION={torch_target_hex()}",
+            f"-DTORCH_TARGET_VERSION=0x{major:02x}{minor:02x}000000000000",
             f"-DWITH_CUDA={'ON' if CUDA_ROOT else 'OFF'}",
-            # Both libraries link as CXX (CMakeLists.txt says so for the CUDA
-            # one): this launcher redoes their -shared links with zig. Empty
-            # clears a launcher an earlier configure of this tree set.
-            "-DCMAKE_CXX_LINKER_LAUNCHER="
-            + (f"{sys.executable};{ROOT / 'cmake' / 'glibc_link.py'};{glibc}" if glibc else ""),
         ]
-        log(f"linking against glibc {glibc}'s symbol versions with zig" if glibc else
-            f"linking with the system linker ({ENV_PREFIX}_LINK_GLIBC unset): the libraries "
-            "need this machine's glibc")
+        archs, libraries = "", {}
         if CUDA_ROOT:
-            fix_pip_toolkit_layout(CUDA_ROOT)
+            archs = cuda_archs()
+            found = {name: locate(lib) for name, lib in CUDA_LIBRARIES.items()}
+            runpath = ["$ORIGIN/../torch/lib", *(f"$ORIGIN/../{rel}" for _, _, rel in found.values())]
             args += [f"-DCMAKE_CUDA_COMPILER={CUDA_ROOT / 'bin' / 'nvcc'}",
                      f"-DCUDAToolkit_ROOT={CUDA_ROOT}",
-                     f"-DCMAKE_CUDA_ARCHITECTURES={archs}"]
-            log(f"CUDA {CUDA_VERSION} from {CUDA_ORIGIN} ({CUDA_ROOT}); archs {archs}")
+                     f"-DCMAKE_CUDA_ARCHITECTURES={archs}",
+                     "-DEXT_CUDA_LIBRARIES=" + ";".join(f"{i}|{lib}" for i, lib, _ in found.values()),
+                     "-DEXT_RUNPATH=" + ";".join(dict.fromkeys(runpath))]
+            libraries = {name: {"package": lib.package, "versions": lib.versions, "soname": lib.soname}
+                         for name, lib in CUDA_LIBRARIES.items()}
+            log(f"CUDA {CUDA_VERSION} from {CUDA_ORIGIN} ({CUDA_ROOT}); archs {archs}"
+                + (f"; libraries {', '.join(CUDA_LIBRARIES)}" if CUDA_LIBRARIES else ""))
         else:
             log(f"CPU-only build: {CUDA_ORIGIN}")
+        args += shlex.split(os.environ.get("CMAKE_ARGS", ""))
         jobs = os.environ.get("MAX_JOBS") or str(os.cpu_count() or 1)
-        cmake, ninja = build_tools()
-        args.append(f"-DCMAKE_MAKE_PROGRAM={ninja}")
         subprocess.run([cmake, *args], check=True)
-        subprocess.run([cmake, "--build", str(build_temp), "-j", jobs], check=True)
-        subprocess.run([cmake, "--install", str(build_temp)], check=True)
+        subprocess.run([cmake, "--build", str(tree), "-j", jobs], check=True)
+        subprocess.run([cmake, "--install", str(tree)], check=True, stdout=subprocess.DEVNULL)
         info = {
-            "name": NAME,
+            "name": CONFIG.name,
             "import_name": IMPORT_NAME,
-            "ops_namespace": OPS_NAMESPACE,
+            "ops_namespace": CONFIG.ops_namespace,
             "version": VERSION,
             "cuda": CUDA_VERSION,
             "cuda_archs": archs.split(";") if archs else [],
+            "cuda_libraries": libraries,
             "torch_headers": torch_version,
-            "torch_target": TORCH_TARGET,
-            "link_glibc": glibc,
+            "torch_target": CONFIG.torch_target,
             "cuda_variants": list(CONFIG.cuda_variants),
             "git_commit": git_commit(),
+            "sources": extconfig.source_digest(ROOT),
         }
         (pkg_dir / "_build_info.json").write_text(json.dumps(info, indent=2) + "\n")
-        installed = (build_temp / "install_manifest.txt").read_text().split()
+        installed = (tree / "install_manifest.txt").read_text().split()
         self._built = sorted({*map(Path, installed), pkg_dir.resolve() / "_build_info.json"})
 
     def get_outputs(self) -> list[str]:
@@ -235,10 +219,10 @@ class CMakeBuild(build_ext):
             self.copy_file(built, inplace, level=self.verbose)
 
 
-VERSION = f"{CONFIG.version}+{LOCAL_LABEL}"
-
+(ROOT / "build").mkdir(exist_ok=True)  # egg_info's base, below
 setup(
     version=VERSION,
+    install_requires=[CONFIG.torch_requirement, *(lib.requirement for lib in CUDA_LIBRARIES.values())],
     # The sources live in pkg/ whatever the import name is: renaming the
     # project never moves a file.
     packages=[IMPORT_NAME],
@@ -250,5 +234,8 @@ setup(
     # a platform; the libraries have no Python C-API, hence abi3 for cp310+.
     ext_modules=[Extension(f"{IMPORT_NAME}._ops", sources=[])],
     cmdclass={"build_ext": CMakeBuild},
-    options={"bdist_wheel": {"py_limited_api": "cp310"}},
+    options={"bdist_wheel": {"py_limited_api": "cp310"},
+             # metadata in build/, not beside pyproject.toml, where a stale
+             # <name>.egg-info would shadow the installed package's metadata
+             "egg_info": {"egg_base": "build"}},
 )

@@ -4,8 +4,8 @@ Verbs run in the order given; the first failure stops the chain (exit 1).
   build    wheels into dist/ (host build, or cibuildwheel where a container engine works)
   repair   auditwheel repair dist/ -> wheelhouse/ (torch and CUDA libraries excluded)
   verify   release checks on wheelhouse/ wheels, one table row per wheel
-  test     the product suite (tests/) against each wheel in venvs (build/venvs/), then
-           the factory's own tests (ci/tests/, tools/) from the factory's environment
+  test     the product suite (tests/) against each current wheel in venvs (build/venvs/),
+           then the factory's own tests (ci/tests/, addons/) from the factory's environment
   index    PEP 503 simple index per variant in index/<label>/simple/
   publish  twine upload of wheelhouse/ wheels (credentials from the environment)
   wheel    = build repair verify
@@ -64,8 +64,11 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--pythons", help="'all' (every CPython 3.10-3.14 found), or a comma list of 3.X "
                                      "or interpreter paths (default: the factory's interpreter)")
     g.add_argument("--suites", default="product,factory",
-                   help="product (tests/, in the test venvs), factory (ci/tests and tools/, from the "
+                   help="product (tests/, in the test venvs), factory (ci/tests and addons/, from the "
                         "factory's environment), or both (the default)")
+    g.add_argument("--system", action="store_true",
+                   help="also run the tests that change this machine (apt-get, /etc, container images; "
+                        "EXT_SYSTEM_TESTS=1): this machine's container path")
     g.add_argument("--allow-download", action="store_true",
                    help="with --pythons all: also test Pythons whose torch is not on local disk")
     g = p.add_argument_group("index")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import extconfig
 
-from .project import (FactoryError, Project, copy_worktree, human_size, link_glibc, log, run,
+from .project import (FactoryError, Project, addons, copy_worktree, human_size, log, run,
                       source_date_epoch, step)
 
 
@@ -75,12 +75,15 @@ def torch_cuda_version() -> str | None:
 
 def factory_toolkit(proj: Project, version: str) -> Path:
     """The factory's own CUDA `version` toolkit in build/toolchains/cuda-<version>,
-    made once; returns its root for CUDA_HOME. CUDA 13+: PyPI's cuda-toolkit
-    wheels; CUDA 12 (PyPI has no nvcc for it): Debian's, see ci/debcuda.py."""
-    major = version.split(".")[0]
-    if int(major) < 13:
-        from .debcuda import debian_toolkit
-        return debian_toolkit(proj, version)
+    made once; returns its root for CUDA_HOME: PyPI's cuda-toolkit wheels, or
+    what an add-on provides where PyPI has no nvcc (CUDA 12)."""
+    hooks = addons(proj)
+    found = hooks.cuda_toolkit(proj, version) if hooks else None
+    if found:
+        return found
+    if int(version.split(".")[0]) < 13:
+        raise FactoryError(f"PyPI has no nvcc for CUDA {version}: install NVIDIA's CUDA {version} "
+                           "toolkit and set CUDA_HOME to it, or build in the image (--backend cibuildwheel)")
     return pip_toolkit(proj, version)
 
 
@@ -166,24 +169,14 @@ def cpu_only(proj: Project, env: dict[str, str], why: str) -> Variant:
 
 def build_host(proj: Project, variant: Variant, archs: str | None, jobs: str | None) -> Path:
     proj.dist_dir.mkdir(exist_ok=True)
-    base = proj.build_dir / f"wheel-{variant.label}"
-    # setup.py installs the libraries into build_lib: start it empty, keep
-    # build_temp (CMake's tree) for incremental builds.
-    for stale in [*base.glob("lib.*"), *base.glob("bdist.*")]:
+    # setuptools stages the package in build/lib*: start it empty (a module
+    # deleted from pkg/ must not reach the wheel); CMake's own tree,
+    # build/cmake-<label>/, stays for incremental builds.
+    for stale in [*proj.build_dir.glob("lib.*"), *proj.build_dir.glob("bdist.*")]:
         shutil.rmtree(stale)
-    base.mkdir(parents=True, exist_ok=True)
-    cfg = base / "setup.cfg"
-    cfg.write_text(f"[build]\nbuild_base = {base}\n")
-    env = {
-        "SOURCE_DATE_EPOCH": source_date_epoch(proj),
-        "DIST_EXTRA_CONFIG": str(cfg),  # setuptools reads it like a setup.cfg
-        # manylinux_2_28 from this machine: setup.py links with zig against
-        # that glibc (EXT_LINK_GLIBC=system in the caller's environment: off).
-        f"{proj.env_prefix}_LINK_GLIBC": link_glibc(proj),
-        **variant.env,
-    }
-    # (CMakeLists.txt links with --discard-all: nvcc's tmpxft_<pid> names
-    # would otherwise land in .symtab and make CUDA builds differ.)
+    hooks = addons(proj)
+    env = {"SOURCE_DATE_EPOCH": source_date_epoch(proj), **variant.env,
+           **(hooks.host_build_env(proj) if hooks else {})}
     if archs:
         env[f"{proj.env_prefix}_CUDA_ARCHS"] = archs
     if jobs:

@@ -140,10 +140,6 @@ class Project:
     env_prefix = extconfig.ENV_PREFIX
 
     @property
-    def torch_requirement(self) -> str:
-        return f"torch>={self.torch_target}"
-
-    @property
     def own_libraries(self) -> tuple[str, ...]:
         return self.config.libraries
 
@@ -177,11 +173,20 @@ def source_date_epoch(proj: Project) -> str:
     return "315532800"
 
 
-def link_glibc(proj: Project) -> str:
-    """EXT_LINK_GLIBC for the factory's builds: the caller's (e.g. 'system' to
-    turn the zig link off), else pyproject's [tool.ext] manylinux-glibc."""
-    key = f"{proj.env_prefix}_LINK_GLIBC"
-    return os.environ[key] if key in os.environ else proj.manylinux_glibc
+def addons(proj: Project):
+    """This machine's add-ons (addons/ beside ci/: optional, deletable), as a
+    module of hooks, or None where the folder is gone."""
+    import importlib.util
+
+    init = proj.root / "addons" / "__init__.py"
+    if not init.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location("addons", init,
+                                                  submodule_search_locations=[str(init.parent)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["addons"] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def tool(name: str) -> str:

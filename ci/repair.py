@@ -52,26 +52,17 @@ def glibc_of(tag: str) -> tuple[int, int]:
 
 
 def target_platform(proj: Project, whl: Path) -> str:
-    """The platform tag to repair to. A wheel linked against an older glibc
-    (setup.py's EXT_LINK_GLIBC, recorded in _build_info.json) gets exactly
-    manylinux_<that glibc>, and its symbols must allow it; one linked with the
-    system linker gets the best tag its symbols allow, and the log says what
-    that costs."""
+    """The platform tag to repair to: manylinux_<[tool.ext] manylinux-glibc>
+    (torch's own floor: an older tag would promise nothing more) where the
+    libraries' symbol versions allow it, else the tag they need, and the log
+    says what that costs."""
     best = best_platform(whl)
-    arch = best.split("_", 3)[3]
-    linked = (inspect(whl).build_info or {}).get("link_glibc")
-    if not linked:
-        log(f"{whl.name} was linked with the system linker (EXT_LINK_GLIBC=system or unset): "
-            f"its symbols make it {best}, so it installs only on glibc >= "
-            f"{'.'.join(map(str, glibc_of(best)))}; build without EXT_LINK_GLIBC=system for "
-            f"manylinux_{proj.manylinux_glibc.replace('.', '_')}")
-        return best
-    want = f"manylinux_{linked.replace('.', '_')}_{arch}"
-    if glibc_of(best) > glibc_of(want):
-        raise FactoryError(f"{whl.name} was linked for glibc {linked} but its symbols need {best} "
-                           "(auditwheel show lists them): the zig link did not take effect; check "
-                           "the build log for 'linking against glibc' and cmake/glibc_link.py")
-    return want
+    floor = f"manylinux_{proj.manylinux_glibc.replace('.', '_')}_{best.split('_', 3)[3]}"
+    if glibc_of(best) <= glibc_of(floor):
+        return floor
+    log(f"{whl.name}: its libraries need {best} (this machine's glibc), so it installs only on "
+        f"glibc >= {'.'.join(map(str, glibc_of(best)))}; a build in the image (docker/) makes {floor}")
+    return best
 
 
 def vendored(whl: Path) -> list[str]:

@@ -1,20 +1,19 @@
 """`test`: two suites, each of which must collect something.
 
 * product (tests/, what a wheel's user runs and cibuildwheel runs in its
-  container): against each built wheel, installed into virtual environments
-  (build/venvs/<python>-torch<version>/), one per Python x torch combination,
-  run from a temporary directory outside the source tree so that the installed
-  wheel is what gets imported. The first combination runs the whole suite; the
-  others run `-m "not slow"`.
-* factory (ci/tests/, and the tests of this machine's tools/): once, from the
-  factory's own environment, on the first wheel and the venv it was tested in.
+  container): against each current wheel, installed into a venv per Python x
+  torch (build/venvs/), run from a temporary directory outside the source
+  tree so that the installed wheel is what gets imported. The first
+  combination runs the whole suite, the others `-m "not slow"`.
+* factory (ci/tests/, and addons/ where this machine's add-ons are): once,
+  from the factory's own environment, on the first wheel.
 
-A venv is reused while its interpreter, torch and test requirements match
-(make_venv's stamp): a second run skips the torch install (measured: 87 s ->
-8 s for the cp311 x torch 2.14.1 venv). Not nox: a nox session per Python x
-torch would still need this module's offline checks (is torch X for Python Y
-on local disk?), its venv reuse by torch version and its two-suite verdicts,
-so it would add a dependency without removing code.
+The venv for the factory's own Python and torch reads torch and the test
+requirements from the factory's .venv (a .pth line) instead of a second
+copy of them (GBs); the others install theirs once and are reused while
+their interpreter, torch and requirements match. Tests that change this
+machine (apt-get, /etc, container images) run only with --system
+(EXT_SYSTEM_TESTS=1), and say so when skipped.
 """
 
 from __future__ import annotations
@@ -26,44 +25,24 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 from .project import FactoryError, Project, log, run, step
 from .wheels import select
 
-MINORS = range(10, 15)  # CPython 3.10 .. 3.14
 SUITES = ("product", "factory")
-# The factory's own tests, and those of this machine's helpers (tools/*/tests).
-FACTORY_TESTS = ("ci/tests", "tools")
+FACTORY_TESTS = ("ci/tests", "addons")
 
 
 @dataclass
 class Python:
     tag: str   # cp311
     path: str
-
-
-@dataclass
-class Outcome:
-    wheel: str
-    python: str
-    torch: str
-    verdict: str    # PASS / FAIL / SKIP
-    detail: str
-    seconds: float = 0.0
-
-
-def default_torch(proj: Project) -> str:
-    """The factory's torch (installed at ci/constraints.txt's pin: what the
-    wheel is built against), then pyproject's [tool.ext] also-test-torch
-    versions (tested only where they install from local disk, unless
-    --allow-download)."""
-    from importlib import metadata
-
-    return ",".join([metadata.version("torch").split("+")[0], *proj.also_test_torch])
 
 
 def probe(path: str) -> str | None:
@@ -77,89 +56,77 @@ def probe(path: str) -> str | None:
     return f"cp{parts[1]}" if out.returncode == 0 and len(parts) == 2 and parts[0] == "CPython" else None
 
 
-def this_python() -> Python:
-    base = getattr(sys, "_base_executable", None) or sys.executable
-    path = str(Path(base).resolve())
-    return Python(probe(path) or f"cp{sys.version_info[0]}{sys.version_info[1]}", path)
-
-
-def candidates(minor: int) -> list[str]:
-    name = f"python3.{minor}"
-    pyenv = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
-    paths = sorted(glob.glob(f"{pyenv}/versions/3.{minor}.*/bin/{name}"), reverse=True)
-    paths += [f"/usr/local/bin/{name}", f"/usr/bin/{name}", shutil.which(name) or ""]
-    return [p for p in dict.fromkeys(paths) if p and os.path.exists(p)]
-
-
-def find_pythons(spec: str | None) -> tuple[list[Python], list[tuple[str, str]]]:
-    """(pythons to use, [(python, why skipped)]). spec: None (the factory's
-    own), 'all' (CPython 3.10-3.14 found here), or a comma list of versions
-    (3.12) or interpreter paths."""
+def find_pythons(spec: str | None) -> tuple[list[Python], list[str]]:
+    """(pythons, why others were skipped). spec: None (the factory's own),
+    'all' (CPython 3.10-3.14 found here) or a comma list of 3.X / paths."""
     if not spec:
-        return [this_python()], []
-    wanted = [f"3.{m}" for m in MINORS] if spec == "all" else [s.strip() for s in spec.split(",") if s.strip()]
+        base = str(Path(getattr(sys, "_base_executable", None) or sys.executable).resolve())
+        return [Python(f"cp3{sys.version_info[1]}", base)], []
+    wanted = [f"3.{m}" for m in range(10, 15)] if spec == "all" else [s.strip() for s in spec.split(",")]
     found, skipped = [], []
-    for item in wanted:
+    pyenv = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
+    for item in filter(None, wanted):
         if "/" in item:
-            tag = probe(item)
-            (found.append(Python(tag, item)) if tag else skipped.append((item, "does not run as CPython")))
-            continue
-        minor = int(item.split(".")[1]) if re.fullmatch(r"3\.\d+", item) else None
-        if minor is None:
-            raise FactoryError(f"--pythons: {item!r} is not 3.X, a path or 'all'")
-        paths = [p for p in candidates(minor) if probe(p) == f"cp3{minor}"]
-        if paths:
-            found.append(Python(f"cp3{minor}", paths[0]))
+            paths = [item]
+        elif re.fullmatch(r"3\.\d+", item):
+            paths = [*sorted(glob.glob(f"{pyenv}/versions/{item}.*/bin/python{item}"), reverse=True),
+                     f"/usr/local/bin/python{item}", f"/usr/bin/python{item}", shutil.which(f"python{item}") or ""]
         else:
-            skipped.append((f"cp3{minor}", f"no working python3.{minor} (looked on PATH, in pyenv, "
-                                           "/usr/bin, /usr/local/bin)"))
+            raise FactoryError(f"--pythons: {item!r} is not 3.X, a path or 'all'")
+        tagged = [(probe(p), p) for p in dict.fromkeys(paths) if p and os.path.exists(p)]
+        hit = next(((t, p) for t, p in tagged if t and ("/" in item or t == "cp" + item.replace(".", ""))), None)
+        (found.append(Python(*hit)) if hit else skipped.append(f"{item}: no working interpreter found"))
     return found, skipped
 
 
 def torch_location(py: Python, version: str) -> str | None:
-    """Where pip would take torch==version for this Python from (a URL), by
-    a dry run (metadata only, nothing is downloaded); None if unavailable."""
-    minor = py.tag[3:]
+    """Where pip would take torch==version for this Python from (a dry run:
+    metadata only); None if it cannot."""
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run(
             [sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--ignore-installed",
              "--disable-pip-version-check", "-q", "--only-binary=:all:", "--target", tmp,
-             "--python-version", f"3.{minor}", "--report", "-", f"torch=={version}"],
+             "--python-version", f"3.{py.tag[3:]}", "--report", "-", f"torch=={version}"],
             capture_output=True, text=True, timeout=300)
-    if out.returncode != 0:
-        return None
     try:
-        return json.loads(out.stdout)["install"][0]["download_info"]["url"]
+        return json.loads(out.stdout)["install"][0]["download_info"]["url"] if out.returncode == 0 else None
     except (ValueError, KeyError, IndexError):
         return None
 
 
 def make_venv(proj: Project, py: Python, torch: str) -> Path:
-    """A venv with torch==`torch` and the test requirements. One made earlier
-    for the same interpreter, torch and requirements is reused (installing
-    torch takes 45-120 s); the wheel itself is force-reinstalled per run."""
+    """A venv with torch==`torch` and the test requirements (see the module
+    docstring for where they come from); the wheel is installed per run."""
     venv = proj.build_dir / "venvs" / f"{py.tag}-torch{torch}"
+    shared = (torch == metadata.version("torch").split("+")[0]
+              and Path(py.path).resolve() == Path(getattr(sys, "_base_executable", sys.executable)).resolve())
+    want = json.dumps({"python": py.path, "torch": torch, "test": list(proj.test_requires), "shared": shared})
     stamp = venv / ".factory-stamp"
-    want = json.dumps({"python": str(py.path), "torch": torch, "test": list(proj.test_requires)})
     if stamp.is_file() and stamp.read_text() == want and (venv / "bin" / "python").exists():
-        log(f"reusing {venv} (torch {torch} and the test requirements are installed)")
         return venv
-    if venv.exists():
-        shutil.rmtree(venv)
-    venv.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(venv, ignore_errors=True)
+    log(f"making the test venv {venv}" + (" (torch and the test requirements from the factory's "
+                                          ".venv)" if shared else f" (installing torch {torch})"))
     run([py.path, "-m", "venv", str(venv)])
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-qq"]
-    res = run([*pip, f"torch=={torch}"])
-    log(f"torch {torch} installed in {res.seconds:.0f} s")
-    run([*pip, *proj.test_requires])
+    python = str(venv / "bin" / "python")
+    if shared:
+        site = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                   capture=True, stream=False, echo=False).output.strip()
+        Path(site, "factory-site.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    else:
+        pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "-qq"]
+        run([*pip, f"torch=={torch}"])
+        run([*pip, *proj.test_requires])
     stamp.write_text(want)
     return venv
 
 
-def pytest_summary(output: str) -> str:
-    pattern = r"=*\s*(no tests ran|\d+ (passed|failed|error|errors|skipped|deselected|xfailed|xpassed)).* in [\d.]+s"
-    lines = [ln.strip("= ").strip() for ln in output.splitlines() if re.match(pattern, ln)]
-    return lines[-1] if lines else ""
+def pytest_verdict(res) -> tuple[bool, str]:
+    if res.returncode == 5:
+        return False, "pytest collected no tests (exit 5)"
+    found = [ln.strip("= ") for ln in res.output.splitlines()
+             if re.match(r"=*\s*(no tests ran|\d+ (passed|failed|errors?|skipped)).* in [\d.]+s", ln)]
+    return res.returncode == 0, f"{found[-1] if found else 'no summary'} (exit {res.returncode})"
 
 
 def install_wheel(venv: Path, wheel: Path) -> None:
@@ -167,105 +134,80 @@ def install_wheel(venv: Path, wheel: Path) -> None:
          "--no-deps", "--force-reinstall", str(wheel)])
 
 
-def verdict(res, summary: str) -> tuple[bool, str]:
-    if res.returncode == 5:
-        return False, "pytest collected no tests (exit 5)"
-    return res.returncode == 0, f"{summary or 'no summary'} (exit {res.returncode})"
-
-
-def run_factory_suite(proj: Project, venv: Path, wheel: Path, extra: list[str]) -> tuple[bool, str]:
-    """ci/tests (and tools/) with the factory's interpreter, from the repository."""
-    paths = [str(proj.root / d) for d in FACTORY_TESTS if (proj.root / d).is_dir()]
-    if not paths:
-        return False, f"no factory tests in {proj.root} ({', '.join(FACTORY_TESTS)})"
-    cmd = [sys.executable, "-m", "pytest", *paths, "-p", "no:cacheprovider", "-ra", *extra]
-    env = {f"{proj.env_prefix}_WHEEL": str(wheel), f"{proj.env_prefix}_TEST_PYTHON": str(venv / "bin" / "python")}
-    res = run(cmd, cwd=proj.root, env=env, check=False, capture=True)
-    return verdict(res, pytest_summary(res.output))
-
-
-def run_suite(proj: Project, venv: Path, wheel: Path, full: bool, extra: list[str]) -> tuple[bool, str]:
-    python = str(venv / "bin" / "python")
+def product_suite(proj: Project, venv: Path, wheel: Path, full: bool, extra: list[str]) -> tuple[bool, str]:
     install_wheel(venv, wheel)
-    cmd = [python, "-m", "pytest", str(proj.tests_dir), "-p", "no:cacheprovider", "-ra"]
-    if not full:
-        cmd += ["-m", "not slow"]
-    cmd += extra
-    # the checkout, for the C++ example (tests/test_cpp.py)
-    env = {f"{proj.env_prefix}_REPO": str(proj.root)}
+    cmd = [str(venv / "bin" / "python"), "-m", "pytest", str(proj.tests_dir), "-p", "no:cacheprovider",
+           "-ra", *([] if full else ["-m", "not slow"]), *extra]
     with tempfile.TemporaryDirectory(prefix=f"{proj.import_name}-tests-") as tmp:
-        res = run(cmd, cwd=Path(tmp), env=env, check=False, capture=True)
-    return verdict(res, pytest_summary(res.output))
+        # the checkout, for the tests that build from it (the C++ example)
+        res = run(cmd, cwd=Path(tmp), env={f"{proj.env_prefix}_REPO": str(proj.root)}, check=False, capture=True)
+    return pytest_verdict(res)
+
+
+def factory_suite(proj: Project, venv: Path, wheel: Path, extra: list[str]) -> tuple[bool, str]:
+    paths = [str(proj.root / d) for d in FACTORY_TESTS if (proj.root / d).is_dir()]
+    install_wheel(venv, wheel)  # the one the factory's tests take
+    env = {f"{proj.env_prefix}_WHEEL": str(wheel), f"{proj.env_prefix}_TEST_PYTHON": str(venv / "bin" / "python")}
+    res = run([sys.executable, "-m", "pytest", *paths, "-p", "no:cacheprovider", "-ra", *extra],
+              cwd=proj.root, env=env, check=False, capture=True)
+    return pytest_verdict(res)
 
 
 def test(proj: Project, args) -> bool:
-    """args: --wheel, --torch, --pythons, --allow-download, --suites, and the
-    pytest arguments after `--` (pytest_args)."""
+    """args: --wheel, --torch, --pythons, --allow-download, --suites, --system,
+    and the pytest arguments after `--` (pytest_args)."""
     step("test")
-    explicit, torches, pythons, allow_download, extra, suites = (
-        args.wheel, args.torch, args.pythons, args.allow_download, args.pytest_args, args.suites)
-    chosen = [s.strip() for s in suites.split(",") if s.strip()]
+    chosen = [s.strip() for s in args.suites.split(",") if s.strip()]
     if not chosen or set(chosen) - set(SUITES):
-        raise FactoryError(f"--suites: {suites!r}; choose from {', '.join(SUITES)}")
-    wheels = select(proj, proj.wheelhouse, explicit) or select(proj, proj.dist_dir)
+        raise FactoryError(f"--suites: {args.suites!r}; choose from {', '.join(SUITES)}")
+    if args.system:
+        os.environ[f"{proj.env_prefix}_SYSTEM_TESTS"] = "1"
+    wheels = select(proj, proj.wheelhouse, args.wheel) or select(proj, proj.dist_dir)
     if not wheels:
-        raise FactoryError(f"no {proj.name} {proj.version} wheels in {proj.wheelhouse} or "
-                           f"{proj.dist_dir}: run `build` (and `repair`) first")
-    versions = [t.strip() for t in (torches or default_torch(proj)).split(",") if t.strip()]
-    found, skipped = find_pythons(pythons)
-    outcomes = [Outcome("*", name, "*", "SKIP", why) for name, why in skipped]
+        raise FactoryError(f"no {proj.name} {proj.version} wheel built from the current sources in "
+                           f"{proj.wheelhouse} or {proj.dist_dir}: run ./ci/factory build (and repair)")
+    torches = args.torch or ",".join([metadata.version("torch").split("+")[0], *proj.also_test_torch])
+    versions = [t.strip() for t in torches.split(",") if t.strip()]
+    pythons, skipped = find_pythons(args.pythons)
+    rows = [("SKIP", py, "*", "*", 0.0) for py in skipped]
     combos = []
-    for py in found:
+    for py in pythons:
         for version in versions:
             where = torch_location(py, version)
+            local = bool(where) and where.startswith("file:")
+            first = version == versions[0] and args.pythons is None
             if where is None:
-                outcomes.append(Outcome("*", py.tag, version, "SKIP", f"pip finds no torch=={version} for {py.tag}"))
-            elif (not where.startswith("file:") and (pythons == "all" or version != versions[0])
-                  and not allow_download):
-                outcomes.append(Outcome("*", py.tag, version, "SKIP",
-                                        f"torch {version} for {py.tag} is not on local disk (pip would download "
-                                        "it and its CUDA libraries, GBs); --allow-download to test anyway"))
+                rows.append(("SKIP", py.tag, version, f"pip finds no torch=={version} for {py.tag}", 0.0))
+            elif not (local or first or args.allow_download):
+                rows.append(("SKIP", py.tag, version, f"torch {version} for {py.tag} is not on local disk "
+                             "(GBs to download); --allow-download to test anyway", 0.0))
             else:
-                if not where.startswith("file:"):
-                    log(f"torch {version} for {py.tag} will be downloaded from the package index")
                 combos.append((py, version))
     if not combos:
-        raise FactoryError("no Python x torch combination to test: " + "; ".join(o.detail for o in outcomes))
-    venvs: dict[tuple[str, str], Path] = {}
-    first = True
-    for wheel in wheels if "product" in chosen else []:
-        for py, version in combos:
-            log(f"testing {wheel.name} on {py.tag} ({py.path}) with torch {version}"
-                + ("" if first else ' (-m "not slow")'))
-            start = time.monotonic()
-            try:
-                if (py.tag, version) not in venvs:
-                    venvs[(py.tag, version)] = make_venv(proj, py, version)
-                ok, detail = run_suite(proj, venvs[(py.tag, version)], wheel, first, extra)
-            except FactoryError as e:
-                ok, detail = False, str(e)
-            outcomes.append(Outcome(wheel.name, py.tag, version, "PASS" if ok else "FAIL", detail,
-                                    time.monotonic() - start))
-            first = False
-    if "factory" in chosen:
-        py, version = combos[0]
-        log(f"factory tests ({', '.join(FACTORY_TESTS)}) with {sys.executable}, on {wheels[0].name}")
+        raise FactoryError("no Python x torch combination to test: " + "; ".join(str(r[3]) for r in rows))
+    runs = [(w, py, v, i == 0) for i, (w, (py, v)) in
+            enumerate((w, c) for w in wheels for c in combos)] if "product" in chosen else []
+    for wheel, py, version, full in runs:
+        log(f"product suite: {wheel.name} on {py.tag} with torch {version}" + ("" if full else ' (-m "not slow")'))
         start = time.monotonic()
         try:
-            if (py.tag, version) not in venvs:
-                venvs[(py.tag, version)] = make_venv(proj, py, version)
-            venv = venvs[(py.tag, version)]
-            install_wheel(venv, wheels[0])  # the one the factory's tests take
-            ok, detail = run_factory_suite(proj, venv, wheels[0], extra)
+            ok, detail = product_suite(proj, make_venv(proj, py, version), wheel, full, args.pytest_args)
         except FactoryError as e:
             ok, detail = False, str(e)
-        outcomes.append(Outcome(f"{wheels[0].name} (factory tests)", this_python().tag, version,
-                                "PASS" if ok else "FAIL", detail, time.monotonic() - start))
+        rows.append(("PASS" if ok else "FAIL", py.tag, version, f"{wheel.name}: {detail}", time.monotonic() - start))
+    if "factory" in chosen:
+        py, version = combos[0]
+        log(f"factory suite ({', '.join(FACTORY_TESTS)}) with {sys.executable}, on {wheels[0].name}")
+        start = time.monotonic()
+        try:
+            ok, detail = factory_suite(proj, make_venv(proj, py, version), wheels[0], args.pytest_args)
+        except FactoryError as e:
+            ok, detail = False, str(e)
+        rows.append(("PASS" if ok else "FAIL", py.tag, version, f"factory tests: {detail}", time.monotonic() - start))
     print()
-    for o in outcomes:
-        took = f"{o.seconds:6.0f} s" if o.seconds else " " * 8
-        print(f"  {o.verdict:4}  {o.python:6} torch {o.torch:8} {took}  {o.wheel}: {o.detail}")
-    failed = [o for o in outcomes if o.verdict == "FAIL"]
-    log(f"test: {sum(o.verdict == 'PASS' for o in outcomes)} passed, {len(failed)} failed, "
-        f"{sum(o.verdict == 'SKIP' for o in outcomes)} skipped (combinations)")
+    for verdict, tag, version, detail, seconds in rows:
+        print(f"  {verdict:4}  {tag:6} torch {version:8} {f'{seconds:6.0f} s' if seconds else ' ' * 8}  {detail}")
+    failed = sum(r[0] == "FAIL" for r in rows)
+    log(f"test: {sum(r[0] == 'PASS' for r in rows)} passed, {failed} failed, "
+        f"{sum(r[0] == 'SKIP' for r in rows)} skipped (combinations)")
     return not failed

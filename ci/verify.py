@@ -21,7 +21,7 @@ from .wheels import WheelInfo, foreign_library, inspect, select, torch_library_n
 
 RUNPATH = "$ORIGIN/../torch/lib"
 BUILD_INFO_KEYS = ("name", "import_name", "ops_namespace", "version", "cuda", "cuda_archs",
-                   "torch_headers", "torch_target", "link_glibc", "git_commit")
+                   "cuda_libraries", "torch_headers", "torch_target", "git_commit", "sources")
 # The symbol versions a manylinux tag bounds (auditwheel's policy has the lists).
 SYMBOL_PREFIXES = ("GLIBC", "GLIBCXX", "CXXABI")
 
@@ -108,8 +108,8 @@ def check_glibc(w: WheelInfo) -> Check:
                 problems.append(f"{PurePosixPath(e.path).name} needs {prefix}_{version} but the tag "
                                 f"manylinux_{glibc[0]}_{glibc[1]} allows at most {prefix}_{limits[prefix]}")
     if problems:
-        return Check("glibc", False, "; ".join(problems) + ". Rebuild with the factory's zig link "
-                     "(EXT_LINK_GLIBC, see setup.py) or repair to the tag the symbols allow")
+        return Check("glibc", False, "; ".join(problems) + ". Repair it (./ci/factory repair) to the tag "
+                     "the symbols allow, or build it in the image (docker/)")
     return Check("glibc", True, f"manylinux_{glibc[0]}_{glibc[1]} holds: " + "; ".join(per_lib))
 
 

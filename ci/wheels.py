@@ -19,6 +19,8 @@ from elftools.elf.gnuversions import GNUVerNeedSection
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
 
+import extconfig
+
 from .project import FactoryError, Project, log, torch_lib_dir
 
 # Libraries that belong to the CUDA toolkit or driver: never bundled, never
@@ -157,26 +159,33 @@ def read_metadata(path: Path) -> bytes:
 
 def select(proj: Project, directory: Path, explicit: list[Path] | None = None) -> list[Path]:
     """The project's wheels to work on: the explicit --wheel paths, else the
-    wheels in `directory` of this project's current base version (others are
-    named and ignored)."""
+    wheels in `directory` of this project's current base version built from
+    the sources as they are now (others are named and ignored: a wheel of
+    other sources would test, repair or ship something the tree no longer is)."""
     if explicit:
         missing = [str(p) for p in explicit if not Path(p).is_file()]
         if missing:
             raise FactoryError(f"no such wheel: {', '.join(missing)}")
         return [Path(p).resolve() for p in explicit]
-    chosen, ignored = [], []
+    chosen, other, stale = [], [], []
+    digest = extconfig.source_digest(proj.root)
     for path in sorted(directory.glob("*.whl")) if directory.is_dir() else []:
         try:
             name, version, _ = parse_tags(path)
         except FactoryError:
-            ignored.append(path.name)
+            other.append(path.name)
             continue
-        if name == proj.normalized and version.public == Version(proj.version).public:
-            chosen.append(path)
+        if name != proj.normalized or version.public != Version(proj.version).public:
+            other.append(path.name)
+        elif (inspect(path).build_info or {}).get("sources") != digest:
+            stale.append(path.name)
         else:
-            ignored.append(path.name)
-    if ignored:
-        log(f"ignoring in {directory}: {', '.join(ignored)} (not {proj.name} {proj.version})")
+            chosen.append(path)
+    if other:
+        log(f"ignoring in {directory}: {', '.join(other)} (not {proj.name} {proj.version})")
+    if stale:
+        log(f"ignoring in {directory}: {', '.join(stale)} (STALE: built from other sources than "
+            "the tree's; ./ci/factory build makes a current one)")
     return chosen
 
 

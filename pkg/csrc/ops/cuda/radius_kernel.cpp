@@ -171,12 +171,7 @@ Tensor radius_typed(const RadiusCall& c, cudaStream_t stream) {
   check_not_captured(c.op, stream);  // before anything waits for a result that never comes
   if (const int64_t seg = small_input_segment(c, false)) {
     std::optional<Tensor> edges;
-    switch (c.dim()) {
-      case 1: edges = brute<1, in_t, acc_t>(c, seg, stream); break;
-      case 2: edges = brute<2, in_t, acc_t>(c, seg, stream); break;
-      case 3: edges = brute<3, in_t, acc_t>(c, seg, stream); break;
-      default: edges = brute<0, in_t, acc_t>(c, seg, stream); break;
-    }
+    edges = c.dim() == 3 ? brute<3, in_t, acc_t>(c, seg, stream) : brute<0, in_t, acc_t>(c, seg, stream);
     if (edges) return *edges;
   }
   const InputStats stats = scan_inputs<in_t>(c, stream);
@@ -194,24 +189,15 @@ Tensor radius_typed(const RadiusCall& c, cudaStream_t stream) {
                       data_or_null<int64_t>(c.batch_y), c.ny(), c.dim(), c.max_neighbors,
                       r * r, c.ignore_same_index, cell_warp_capacity<acc_t>(c, g),
                       data<uint8_t>(big) + 4, reinterpret_cast<int32_t*>(data<uint8_t>(big))};
-  switch (c.dim()) {
-    case 1: return search<1>(c, s, stream);
-    case 2: return search<2>(c, s, stream);
-    case 3: return search<3>(c, s, stream);
-    default: return search<0>(c, s, stream);
-  }
+  return c.dim() == 3 ? search<3>(c, s, stream) : search<0>(c, s, stream);
 }
 
 template <typename in_t>
 Padded padded_typed(const RadiusCall& c, int64_t capacity, cudaStream_t stream) {
   using acc_t = typename acc_type<in_t>::type;
   if (const int64_t seg = small_input_segment(c, false)) {
-    switch (c.dim()) {
-      case 1: return brute_padded<1, in_t, acc_t>(c, capacity, seg, stream);
-      case 2: return brute_padded<2, in_t, acc_t>(c, capacity, seg, stream);
-      case 3: return brute_padded<3, in_t, acc_t>(c, capacity, seg, stream);
-      default: return brute_padded<0, in_t, acc_t>(c, capacity, seg, stream);
-    }
+    return c.dim() == 3 ? brute_padded<3, in_t, acc_t>(c, capacity, seg, stream)
+                        : brute_padded<0, in_t, acc_t>(c, capacity, seg, stream);
   }
   // The grid is sized from the data: this path syncs, which a CUDA graph
   // being captured would not survive. Say so instead of failing inside it.

@@ -30,7 +30,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .project import FactoryError, Project, log, run
+from ci.project import FactoryError, Project, log, run
 
 # CUDA major.minor -> (Debian suite, toolkit package version prefix).
 SUITES = {"12.4": "trixie"}

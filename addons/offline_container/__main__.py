@@ -6,11 +6,11 @@ file), docker/Dockerfile built FROM that through its BASE build argument (so
 the CUDA + cuDNN installation really runs), and `cibuildwheel --platform
 linux` with podman against the result.
 
-    .venv/bin/python -m tools.offline_container setup          podman + containers.conf (root, apt)
-    .venv/bin/python -m tools.offline_container images         the three local images (cached)
-    .venv/bin/python -m tools.offline_container env            the cibuildwheel environment, as exports
-    .venv/bin/python -m tools.offline_container cibuildwheel   build, repair and test the wheel in a container
-    .venv/bin/python -m tools.offline_container all            the three steps in a row, timed
+    .venv/bin/python -m addons.offline_container setup          podman + containers.conf (root, apt)
+    .venv/bin/python -m addons.offline_container images         the three local images (cached)
+    .venv/bin/python -m addons.offline_container env            the cibuildwheel environment, as exports
+    .venv/bin/python -m addons.offline_container cibuildwheel   build, repair and test the wheel in a container
+    .venv/bin/python -m addons.offline_container all            the three steps in a row, timed
 
 Run from the repository root with the factory's interpreter: it uses the
 factory (ci/) for running commands, the Debian apt sources (ci/debcuda.py),
@@ -50,8 +50,8 @@ from pathlib import Path
 import extconfig
 from ci import project
 from ci.build import arg_default
-from ci.debcuda import debian_source
-from ci.project import (FactoryError, Project, copy_worktree, link_glibc, log, run, source_date_epoch,
+from addons.debcuda import debian_source
+from ci.project import (FactoryError, Project, copy_worktree, log, run, source_date_epoch,
                         step)
 
 HERE = Path(__file__).resolve().parent
@@ -61,7 +61,7 @@ PACKAGES = ("podman", "runc", "crun", "conmon", "catatonit", "fuse-overlayfs", "
             "slirp4netns", "containernetworking-plugins", "golang-github-containers-common",
             "debootstrap")
 SYSTEM_CONF = Path("/etc/containers/containers.conf")
-MARK = "# written by tools/offline_container"
+MARK = "# written by addons/offline_container"
 HOST = "/host"  # where containers see the host's /
 # pip settings that decide where packages come from, as PIP_* variables.
 PIP_KEYS = ("index-url", "extra-index-url", "find-links", "cert", "trusted-host", "constraint")
@@ -340,10 +340,14 @@ def cibuildwheel_env(proj: Project, podman: Podman, image: str) -> dict[str, str
         f"CIBW_MANYLINUX_{arch.upper()}_IMAGE": image,
         "CIBW_ENVIRONMENT_PASS_LINUX": " ".join(passed),
         "SOURCE_DATE_EPOCH": source_date_epoch(proj),
-        # The stand-in is Debian 12 (glibc 2.36): link like the host build,
-        # against glibc 2.28's symbols, for the same manylinux_2_28 tag. (Not
-        # for the real manylinux image, whose toolchain links 2_28 itself.)
-        f"{proj.env_prefix}_LINK_GLIBC": link_glibc(proj),
+        # The stand-in is Debian 12 (glibc 2.36): link like this machine's
+        # host builds (the add-on's zig link, inside the container), for the
+        # same manylinux_2_28 tag. (Not for the real manylinux image, whose
+        # toolchain links for 2_28 itself.)
+        "CIBW_BEFORE_BUILD": f"{cibw_config(proj)['before-build']} && python -m pip install -q -r "
+                             "{project}/addons/requirements.txt",
+        "CMAKE_ARGS": "-DCMAKE_CXX_LINKER_LAUNCHER=python;/project/addons/glibc_link.py;"
+                      + proj.manylinux_glibc,
         **pip,
     }
 
@@ -370,7 +374,7 @@ def cibuildwheel(proj: Project, podman: Podman, image: str, out_dir: Path) -> Pa
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.offline_container", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m addons.offline_container", description=__doc__.split("\n\n")[0])
     p.add_argument("what", choices=("setup", "images", "env", "cibuildwheel", "all"))
     p.add_argument("-C", "--root", type=Path, help="repository (default: the one holding ci/)")
     p.add_argument("--rebuild", action="store_true", help="rebuild the debootstrap base image")
@@ -400,7 +404,7 @@ def main(argv: list[str]) -> int:
         if args.what in ("cibuildwheel", "all"):
             image = image_names(proj)["cuda"]
             if not podman.exists(image):
-                raise FactoryError(f"{image} does not exist: run `python -m tools.offline_container images` first")
+                raise FactoryError(f"{image} does not exist: run `python -m addons.offline_container images` first")
             timed("cibuildwheel", cibuildwheel, proj, podman, image, out_dir)
     except FactoryError as e:
         print(project.scrub(f"[factory] error: {e}"), file=sys.stderr, flush=True)

@@ -1,5 +1,5 @@
 """The container path for real, on a machine with no Docker daemon and no
-reachable registry (tools/offline_container does the work):
+reachable registry (addons/offline_container does the work):
 
 1. rootful podman from the distribution, with a containers.conf written from
    this machine's limits (read at run time);
@@ -46,7 +46,7 @@ from pathlib import Path
 import pytest
 
 import extconfig
-from tools.offline_container.decision import can_make_namespaces, container_path_problem
+from addons.offline_container.decision import can_make_namespaces, container_path_problem
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
 
@@ -84,7 +84,7 @@ def container_run(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("container")
     timings = out / "timings.json"
     start = time.monotonic()
-    proc = factory("tools.offline_container", "all", "-o", str(out / "wheelhouse"), "--timings", str(timings),
+    proc = factory("addons.offline_container", "all", "-o", str(out / "wheelhouse"), "--timings", str(timings),
                    timeout=TIMEOUT)
     total = time.monotonic() - start
     assert proc.returncode == 0, tail(proc)

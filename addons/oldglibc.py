@@ -4,19 +4,19 @@ machine's), after torch's own libraries, with RTLD_NOW so every symbol and
 symbol version is resolved. A library linked against a newer glibc fails
 here exactly as on that machine ("version `GLIBC_2.34' not found").
 
-    .venv/bin/python -m ci.oldglibc root                 the glibc tree (cached), its path
-    .venv/bin/python -m ci.oldglibc check WHEEL [--torch DIR]
+    .venv/bin/python -m addons.oldglibc root                 the glibc tree (cached), its path
+    .venv/bin/python -m addons.oldglibc check WHEEL [--torch DIR]
 
-The tree is `debootstrap --variant=minbase bullseye` (about 2 minutes and
-215 MB, once) in build/oldglibc/bullseye, from the Debian mirror of this
-machine's apt sources; it needs root and debootstrap (installed with apt-get
-when missing). Nothing runs inside it: its ld.so runs a small dlopen driver
+The tree is bullseye's libc6, libstdc++6 and libgcc-s1, unpacked (not
+installed) in build/oldglibc/bullseye, fetched once from the Debian mirror of
+this machine's apt sources with a private apt state (debcuda.Apt): nothing
+changes outside the repository. Nothing runs inside it: its ld.so runs a small dlopen driver
 (built with zig for glibc 2.17) with the tree's libc, libstdc++ and libgcc_s
 first on the library path; torch comes from the given torch package
 directory (default: the factory's).
 
 Exit status of the CLI: 0 loaded, 1 failed to load, 3 cannot be set up here
-(not root, no apt-get, no debootstrap): tests skip on 3.
+(no apt-get): tests skip on 3.
 """
 
 from __future__ import annotations
@@ -34,15 +34,15 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import project
-from .project import FactoryError, Project, log, run
+from ci import project
+from ci.project import FactoryError, Project, log, run
 
 SUITE = "bullseye"
 CANNOT = 3  # exit status: this machine cannot build the tree
 MULTIARCH = {"x86_64": ("x86_64-linux-gnu", "ld-linux-x86-64.so.2"),
              "aarch64": ("aarch64-linux-gnu", "ld-linux-aarch64.so.1")}
 DRIVER = r"""
-/* Written by ci/oldglibc.py: dlopen each argument in order (RTLD_NOW |
+/* Written by addons/oldglibc.py: dlopen each argument in order (RTLD_NOW |
    RTLD_GLOBAL, as torch.ops.load_library does), say which glibc ran it. */
 #include <dlfcn.h>
 #include <gnu/libc-version.h>
@@ -83,41 +83,31 @@ def tree_dir(proj: Project) -> Path:
     return proj.build_dir / "oldglibc" / SUITE
 
 
-def ensure_debootstrap() -> None:
-    if shutil.which("debootstrap"):
-        return
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise CannotHere("debootstrap is not installed and this is not root with apt-get: "
-                         "install debootstrap (apt-get install debootstrap) and run as root")
-    log("debootstrap is missing: installing it with apt-get")
-    run(["apt-get", "install", "-y", "-qq", "debootstrap"], env={"DEBIAN_FRONTEND": "noninteractive"})
+#: The packages whose files a program loading a wheel needs: the loader and
+#: libc, libstdc++ and libgcc_s (torch's libraries NEED them).
+PACKAGES = ("libc6", "libstdc++6", "libgcc-s1")
 
 
 def ensure_tree(proj: Project) -> Path:
-    """build/oldglibc/bullseye, made once (a marker says it is complete)."""
+    """build/oldglibc/bullseye: the files of bullseye's libc6, libstdc++6 and
+    libgcc-s1, downloaded with a private apt state and unpacked, made once (a
+    marker says it is complete). Nothing is installed into this system."""
     root = tree_dir(proj)
     marker = root / ".complete"
     if marker.exists():
         return root
-    if os.geteuid() != 0:
-        raise CannotHere("debootstrap needs root (it creates device nodes and chowns files)")
-    ensure_debootstrap()
-    from .debcuda import debian_source
+    if not shutil.which("apt-get") or not shutil.which("dpkg-deb"):
+        raise CannotHere("needs apt-get and dpkg-deb (a Debian-like host) to fetch bullseye's libc")
+    from .debcuda import Apt, unpack
 
-    mirror, _ = debian_source()
-    root.parent.mkdir(parents=True, exist_ok=True)
     if root.exists():
         shutil.rmtree(root)  # an interrupted earlier attempt
-    with tempfile.TemporaryDirectory(prefix=f".{SUITE}-", dir=root.parent) as tmp:
-        stage = Path(tmp) / "root"
-        log(f"debootstrap {SUITE} (glibc 2.31) into {root}: about 2 minutes, once")
-        run(["debootstrap", "--variant=minbase", SUITE, str(stage), mirror], capture=True, stream=False)
-        for junk in ("var/lib/apt/lists", "var/cache/apt/archives"):
-            for p in (stage / junk).glob("*"):
-                if p.is_file():
-                    p.unlink()
-        stage.rename(root)
-    marker.write_text(f"debootstrap --variant=minbase {SUITE} {mirror}\n")
+    log(f"fetching Debian {SUITE}'s glibc 2.31 ({', '.join(PACKAGES)}) into {root}, once")
+    apt = Apt(proj, SUITE)
+    apt.setup()
+    for deb in apt.download(PACKAGES, proj.build_dir / "oldglibc" / "debs"):
+        unpack(deb, root)
+    marker.write_text(f"{SUITE}: {' '.join(PACKAGES)}\n")
     return root
 
 
@@ -138,6 +128,9 @@ def driver(proj: Project) -> Path:
         src.parent.mkdir(parents=True, exist_ok=True)
         src.write_text(DRIVER)
         target = f"{platform.machine()}-linux-gnu.2.17"
+        from . import ensure_zig
+
+        ensure_zig()
         run([sys.executable, "-m", "ziglang", "cc", "-target", target, "-O2", str(src),
              "-o", str(out) + ".tmp", "-ldl"])
         os.replace(str(out) + ".tmp", out)
@@ -188,7 +181,7 @@ def check(proj: Project, wheel: Path, torch_dir: Path) -> Outcome:
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m ci.oldglibc", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m addons.oldglibc", description=__doc__.split("\n\n")[0])
     p.add_argument("what", choices=("root", "check"))
     p.add_argument("wheel", nargs="?", type=Path)
     p.add_argument("--torch", type=Path, help="torch package directory (default: the factory's)")

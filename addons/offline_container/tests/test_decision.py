@@ -6,7 +6,7 @@ with apt that can make namespaces, like this machine)."""
 from __future__ import annotations
 
 import pytest
-from tools.offline_container.decision import container_path_problem
+from addons.offline_container.decision import container_path_problem
 
 ROOT_HOST = dict(env={}, euid=0, platform="linux", which=lambda t: f"/usr/bin/{t}", namespaces=lambda: True)
 

@@ -3,10 +3,10 @@ glibc 2.31's loader (Debian bullseye, older than the 2.34 that GCC 12's
 toolchain and the static CUDA runtime pull in), and the same check fails on
 a wheel linked the old way (the system linker, EXT_LINK_GLIBC=system).
 
-Run by `./ci/factory test` on the wheel it tested (EXT_WHEEL). The glibc tree is a
-debootstrap'd bullseye (ci/oldglibc.py), made once and cached in the
-repository's build/ (about 2 minutes and 215 MB the first time); where it
-cannot be made (not root, no debootstrap) the module skips and says why.
+Run by `./ci/factory test` on the wheel it tested (EXT_WHEEL). The glibc tree is
+bullseye's libc, unpacked into the repository's build/ (addons/oldglibc.py,
+once, seconds); where it cannot be made (no apt-get) the module skips and
+says why.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 from helpers import FACTORY_PYTHON, IMPORT, REPO, WHEEL, out
 
 pytestmark = pytest.mark.slow
-CANNOT = 3  # ci/oldglibc.py's exit status for "cannot be set up here"
+CANNOT = 3  # addons/oldglibc.py's exit status for "cannot be set up here"
 
 
 def torch_dir() -> Path:
@@ -30,7 +30,7 @@ def torch_dir() -> Path:
 
 
 def oldglibc(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([str(FACTORY_PYTHON), "-m", "ci.oldglibc", *args], cwd=REPO,
+    return subprocess.run([str(FACTORY_PYTHON), "-m", "addons.oldglibc", *args], cwd=REPO,
                           env={**os.environ, **(env or {})}, capture_output=True, text=True,
                           timeout=timeout)
 

@@ -1,0 +1,7 @@
+// The radius search passes for any other D (runtime D; 1-D and 2-D too), double distances: one unit per
+// form, so that the forms compile in parallel and an edit rebuilds one.
+#include "cuda/search.cuh"
+
+namespace ops {
+INSTANTIATE_RADIUS_SEARCH(0, double)
+}  // namespace ops

@@ -1,7 +1,8 @@
-"""Turn bench/results/*.json into the README's performance section and a plot.
+"""Turn bench/results/*.json into docs/performance.md, the README's summary
+of it, and a plot.
 
-    .venv/bin/python bench/report.py   # rewrites README.md between the markers,
-                                       # writes bench/results/gpu_time_vs_n.png
+    .venv/bin/python bench/report.py   # writes docs/performance.md, README.md between
+                                       # the markers, bench/results/gpu_time_vs_n.png
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import extconfig  # noqa: E402  (our name: the key of our rows in the result fil
 OURS = extconfig.load().name
 RESULTS = Path(__file__).resolve().parent / "results"
 README = Path(__file__).resolve().parent.parent / "README.md"
+REPORT = README.parent / "docs" / "performance.md"
 BEGIN, END = "<!-- perf:begin (bench/report.py) -->", "<!-- perf:end -->"
 IMPLS = [OURS, "warp", "torch_cluster", "cdist"]
 
@@ -258,15 +260,38 @@ def small_batch_table() -> str:
     return "\n".join(lines)
 
 
+def summary(rows: list[dict]) -> str:
+    """Three lines for the README: the largest sizes all peers ran, in one run."""
+    doc = load("gpu_bench.json")
+    ms = {(r["impl"], r["n"], r["batched"]): r["ms"] for r in rows}
+    n = max(r["n"] for r in rows if r["impl"] == "torch_cluster" and not r["batched"])
+    knn = {(r["case"], r["impl"], r["n"]): r["ms"] for r in (load("knn_gpu.json") or {"results": []})["results"]
+           if "ms" in r}
+    lines = [f"On an {doc['device']} (torch {doc['versions']['torch']}, {doc['date'][:10]}; `bench/results/gpu_bench.json`): "
+             f"`radius_graph` over {n:,.0f} uniform points with ~32 neighbours takes "
+             f"{ms[(OURS, n, False)]:,.2f} ms, torch-cluster {ms[('torch_cluster', n, False)]:,.0f} ms."]
+    k16 = [(key[2], t) for key, t in knn.items() if key[1] == OURS and key[0] == "knn_d3"]
+    peer = {key[2]: t for key, t in knn.items() if key[1] == "torch_cluster" and key[0] == "knn_d3"}
+    both = [(n, t) for n, t in k16 if n in peer]
+    if both:
+        n, t = max(both)
+        lines.append(f"`knn` (k = 16) over {n:,.0f} points: {t:,.2f} ms, torch-cluster {peer[n]:,.0f} ms "
+                     "(`bench/results/knn_gpu.json`).")
+    return " ".join(lines) + " All tables, the CPU and the small-batch numbers: [docs/performance.md](docs/performance.md)."
+
+
 def main() -> None:
     doc, rows = gpu_rows()
     section = "\n\n".join(filter(None, [gpu_table(doc, rows), agreement(rows), cpu_table(),
                                           knn_gpu_table(), knn_cpu_table(), small_batch_table()]))
+    REPORT.write_text("# Performance\n\nWritten by `bench/report.py` from the result files in `bench/results/` "
+                      "(each says when, where and with what it was measured); the scripts beside it made them.\n\n"
+                      f"{section}\n\n![GPU time vs N: radius and knn](../bench/results/gpu_time_vs_n.png)\n")
     text = README.read_text()
-    block = f"{BEGIN}\n{section}\n\n![GPU time vs N: radius and knn](bench/results/gpu_time_vs_n.png)\n{END}"
+    block = f"{BEGIN}\n{summary(rows)}\n{END}"
     text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
     README.write_text(text)
-    print(f"updated {README.name}; plot {plot(rows)}")
+    print(f"wrote {REPORT}, updated {README.name}; plot {plot(rows)}")
 
 
 if __name__ == "__main__":

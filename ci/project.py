@@ -222,7 +222,10 @@ def copy_worktree(proj: Project, dst: Path, with_git: bool = False) -> Path:
                             cwd=proj.root, capture_output=True, check=True).stdout.decode()
     for rel in filter(None, listed.split("\0")):
         src = proj.root / rel
-        if src.is_file():
+        if src.is_symlink():  # the template's links to the factory stay links
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            (dst / rel).symlink_to(os.readlink(src))
+        elif src.is_file():
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst / rel)
     if with_git and (proj.root / ".git").is_dir():

@@ -16,6 +16,8 @@ from pathlib import Path, PurePosixPath
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 
+import extconfig
+
 from .project import FactoryError, Project, human_size, log, run, step, tool
 from .wheels import WheelInfo, foreign_library, inspect, select, torch_library_names, version_key
 
@@ -196,12 +198,33 @@ def check_bundled(proj: Project, w: WheelInfo, torch_names: set[str]) -> Check:
 
 
 def check_runpath(w: WheelInfo) -> Check:
+    """Torch's lib/ first; the CUDA library may add the NVIDIA wheels' lib/
+    directories of its CUDA libraries, nothing else."""
     bad = [f"{e.path}: RUNPATH {':'.join(e.runpath) or '(none)'}"
            + (f", RPATH {':'.join(e.rpath)}" if e.rpath else "")
-           for e in w.elf if e.runpath != [RUNPATH] or e.rpath]
+           for e in w.elf if e.runpath[:1] != [RUNPATH] or e.rpath
+           or any(not p.startswith("$ORIGIN/../nvidia/") for p in e.runpath[1:])]
     if not w.elf:
         return Check("runpath", False, "no ELF libraries in the wheel")
     return Check("runpath", not bad, "; ".join(bad))
+
+
+def check_cuda_libraries(proj: Project, w: WheelInfo) -> Check:
+    """A CUDA variant requires the NVIDIA wheel of each CUDA library it
+    links ([tool.ext] cuda-libraries), at the range for its CUDA major, and
+    NEEDs its soname; the +cpu wheel requires none."""
+    cuda = (w.build_info or {}).get("cuda")
+    want = extconfig.cuda_libraries(proj.config, cuda)
+    requires = [Requirement(r) for r in w.metadata.get_all("Requires-Dist") or []]
+    nvidia = {r.name: str(r.specifier) for r in requires if r.name.startswith("nvidia-")}
+    expected = {lib.package: str(SpecifierSet(lib.versions)) for lib in want.values()}
+    problems = [] if nvidia == expected else [f"Requires-Dist has {nvidia or 'no NVIDIA wheel'}, "
+                                               f"expected {expected or 'none'}"]
+    needed = {n for e in w.elf for n in e.needed}
+    problems += [f"no library NEEDs {lib.soname} ({name})" for name, lib in want.items()
+                 if lib.soname not in needed]
+    return Check("cuda-libraries", not problems, "; ".join(problems)
+                 or ", ".join(f"{p}{v}" for p, v in expected.items()))
 
 
 def check_size(proj: Project, w: WheelInfo) -> Check:
@@ -257,6 +280,7 @@ def verify_wheel(proj: Project, path: Path, torch_names: set[str]) -> tuple[Whee
         check_variant(proj, w),
         check_bundled(proj, w, torch_names),
         check_runpath(w),
+        check_cuda_libraries(proj, w),
         check_size(proj, w),
         check_build_info(proj, w),
         check_twine(w),

@@ -8,31 +8,18 @@ repeat the real kernels' checks of devices and dtypes, with the same text as
 csrc/ops/common/args.cpp, rather than letting torch fail later with a
 message about fake-tensor device propagation.
 
-Each fake is a function decorated with @fake("<op>"); its first argument is
-the op's name as messages spell it ("<namespace>.<op>"), the rest are the
-schema's arguments.
+Each fake is a function decorated with @fake("<op>") (_loader.py registers
+them); its first argument is the op's name as messages spell it
+("<namespace>.<op>"), the rest are the schema's arguments.
 """
 
 from __future__ import annotations
 
-import functools
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 
-_FAKES: dict[str, Callable] = {}
-
-
-def fake(op: str):
-    def add(fn: Callable) -> Callable:
-        _FAKES[op] = fn
-        return fn
-    return add
-
-
-def register(namespace: str) -> None:
-    for op, fn in _FAKES.items():
-        torch.library.register_fake(f"{namespace}::{op}")(functools.partial(fn, f"{namespace}.{op}"))
+from ._loader import fake
 
 
 def check_same_kind(op: str, x: torch.Tensor, y: torch.Tensor) -> None:

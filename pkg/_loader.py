@@ -9,9 +9,11 @@ GPU arch coverage is checked only if CUDA is already initialised, by
 from __future__ import annotations
 
 import ctypes
+import functools
 import re
 import warnings
-from importlib import resources
+from importlib import metadata, resources
+from typing import Callable
 
 import torch
 
@@ -28,9 +30,46 @@ def library_path(info: dict, backend: str):
     return resources.files(__package__).joinpath(f"lib{info['import_name']}_{backend}.so")
 
 
+def _in_range(version: str, spec: str) -> bool:
+    """Whether `version` (1.2.3) meets a range like ">=13.0,<14" (the form
+    setup.py records for CUDA libraries)."""
+    have = _numbers(version)
+    tests = {">=": lambda v: have >= v, "<": lambda v: have < v, "<=": lambda v: have <= v,
+             ">": lambda v: have > v, "==": lambda v: have[:len(v)] == v}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        op = re.match(r"[<>=]=?", part)[0]
+        if not tests[op](_numbers(part[len(op):])):
+            return False
+    return True
+
+
+def _numbers(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", version.split("+")[0]))
+
+
+def check_cuda_libraries(info: dict) -> None:
+    """The NVIDIA wheels the CUDA library links ([tool.ext] cuda-libraries),
+    installed at a version it was built for: else ImportError with the fix."""
+    for lib, need in (info.get("cuda_libraries") or {}).items():
+        fix = f"pip install '{need['package']}{need['versions']}'"
+        try:
+            have = metadata.version(need["package"])
+        except metadata.PackageNotFoundError:
+            raise ImportError(f"{info['name']}: its CUDA kernels call {lib} ({need['soname']}) from the "
+                              f"{need['package']} wheel, which is not installed: {fix}") from None
+        if not _in_range(have, need["versions"]):
+            raise ImportError(f"{info['name']}: its CUDA kernels need {lib} from {need['package']}"
+                              f"{need['versions']}, but {have} is installed: {fix}")
+
+
 def _load_failure(info: dict, detail: str) -> str:
     """Why dlopen failed, from the loader's own text (always quoted after it)."""
     name = info["name"]
+    for lib, need in (info.get("cuda_libraries") or {}).items():
+        if need["soname"] in detail or re.search(rf"undefined symbol: {lib}", detail, re.I):
+            return (f"{lib} ({need['soname']}, from the {need['package']} wheel) is missing or of "
+                    f"another version than it was built for: pip install --force-reinstall "
+                    f"'{need['package']}{need['versions']}'")
     symbol = re.search(r"undefined symbol: (\S+)", detail)
     if symbol and re.search(r"torch|c10|aoti|at\d|ATen", symbol[1]):
         return (f"it was built for torch>={info['torch_target']} but this torch "
@@ -192,8 +231,27 @@ def load_libraries(info: dict) -> bool:
         if not cpu_by_choice(info):
             warnings.warn(f"{info['name']}: CUDA kernels disabled: {problem}", CudaUnavailableWarning, 2)
         return False
+    check_cuda_libraries(info)
     _load(info, "cuda")
     if torch.cuda.is_initialized():
         for msg in check_archs(info):
             warnings.warn(f"{info['name']}: {msg}", CudaUnavailableWarning, 2)
     return True
+
+
+# Fake (meta) kernels, for torch.compile and torch.export: _fake.py
+# decorates each with @fake("<op>"); register_fakes() hands them to torch.
+_FAKES: dict[str, Callable] = {}
+
+
+def fake(op: str):
+    def add(fn: Callable) -> Callable:
+        _FAKES[op] = fn
+        return fn
+    return add
+
+
+def register_fakes(namespace: str) -> None:
+    """Each fake gets the op's name as messages spell it ("<ns>.<op>") first."""
+    for op, fn in _FAKES.items():
+        torch.library.register_fake(f"{namespace}::{op}")(functools.partial(fn, f"{namespace}.{op}"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -25,6 +26,10 @@ from names import IMPORT, NAME, ext
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_TREE = REPO_ROOT / "pkg"
+# Nothing is imported from the checkout's root (names.py reads extconfig.py by
+# path): off sys.path (`python -m pytest` puts it first), a stray
+# <name>.egg-info there cannot pose as the installed package's metadata.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO_ROOT]
 
 NO_CUDA_REASON = "no CUDA GPU on this machine: CUDA kernels are tested on the GPU machine"
 

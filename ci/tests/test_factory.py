@@ -23,7 +23,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from helpers import (CONFIG, FACTORY_PYTHON, IMPORT, NAME, REPO, SMALL_GRAPH, TEST_PYTHON, WHEEL,
+from helpers import (CONFIG, FACTORY_PYTHON, IMPORT, NAME, REPO, SMOKE, TEST_PYTHON, WHEEL,
                      clean_env, copy_worktree, factory, need_git_checkout, out, pip, wheel_version)
 
 pytestmark = pytest.mark.slow
@@ -136,7 +136,7 @@ def test_publish_then_pip_install_from_the_index_and_run(server, tmp_path):
         assert installed.returncode == 0, out(installed)
         assert f"127.0.0.1:{server.port}" in installed.stdout + installed.stderr, out(installed)
         assert "torch" not in re.findall(r"Downloading (\S+)", installed.stdout)
-        run = subprocess.run([str(TEST_PYTHON), "-c", SMALL_GRAPH.format(name=IMPORT)], cwd=tmp_path,
+        run = subprocess.run([str(TEST_PYTHON), "-c", SMOKE.format(name=IMPORT)], cwd=tmp_path,
                              capture_output=True, text=True, timeout=120)
         assert run.returncode == 0 and run.stdout.startswith("ok"), out(run)
     finally:
@@ -240,8 +240,6 @@ def test_verify_passes_the_real_wheel():
     res = factory("verify", "--wheel", str(WHEEL))
     assert res.returncode == 0, out(res)
     assert re.search(rf"{re.escape(WHEEL.name)}\s.*\sPASS", res.stdout), out(res)
-    # the factory's wheels are manylinux_2_28 (zig link), and the table says why
-    assert "-manylinux_2_28_" in WHEEL.name, WHEEL.name
     assert re.search(r"GLIBC_2\.\d+ GLIBCXX_3\.4\.\d+ CXXABI_1\.3\.\d+", res.stdout), out(res)
 
 

@@ -6,6 +6,8 @@
 // noise, one sentence naming the cause and the fix.
 #include <torch/csrc/stable/tensor.h>
 #include <torch/headeronly/core/ScalarType.h>
+#include <torch/headeronly/util/BFloat16.h>
+#include <torch/headeronly/util/Half.h>
 
 #include <initializer_list>
 #include <optional>
@@ -60,6 +62,27 @@ void check_same_kind(const char* op, const Tensor& x, const Tensor& y);
 // to check, since reading them may need a device sync.
 std::optional<Tensor> as_batch(const char* op, const char* name, const std::optional<Tensor>& b,
                                const Tensor& pts, const char* pts_name);
+
+template <typename T> struct Type { using type = T; };
+
+// The accumulation type of a floating dtype: float64 for float64, else float32.
+inline torch::headeronly::ScalarType acc_scalar_type(torch::headeronly::ScalarType t) {
+  using torch::headeronly::ScalarType;
+  return t == ScalarType::Double ? ScalarType::Double : ScalarType::Float;
+}
+
+// f(Type<in_t>{}, Type<acc_t>{}) for a floating dtype `t` that as_points
+// accepted: half and bfloat16 accumulate in float, float64 in double.
+template <typename F>
+decltype(auto) dispatch_floating(torch::headeronly::ScalarType t, F&& f) {
+  using torch::headeronly::ScalarType;
+  switch (t) {
+    case ScalarType::Half: return f(Type<c10::Half>{}, Type<float>{});
+    case ScalarType::BFloat16: return f(Type<c10::BFloat16>{}, Type<float>{});
+    case ScalarType::Float: return f(Type<float>{}, Type<float>{});
+    default: return f(Type<double>{}, Type<double>{});
+  }
+}
 }  // namespace ops
 
 #define EXT_CHECK(cond, ...)      \

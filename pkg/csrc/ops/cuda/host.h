@@ -21,20 +21,11 @@
 #include "brute_pass.h"
 #include "prepare.h"
 #include "scan.h"
+#include "stream.h"
 
 namespace ops {
 namespace cuda {
 using torch::headeronly::ScalarType;
-
-void check_cuda(cudaError_t err, const char* what);
-#define CUDA_CHECK(expr) ::ops::cuda::check_cuda((expr), #expr)
-
-// Errors from torch's C shim (the stable ABI's calls into libtorch).
-void check_shim(AOTITorchError err, const char* what);
-#define SHIM_CHECK(expr) ::ops::cuda::check_shim((expr), #expr)
-
-// torch's current stream on `device`.
-cudaStream_t current_stream(int32_t device);
 
 template <typename T>
 T* data(Tensor& t) { return static_cast<T*>(t.mutable_data_ptr()); }

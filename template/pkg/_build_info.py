@@ -1,0 +1,1 @@
+../../pkg/_build_info.py

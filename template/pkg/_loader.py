@@ -1,0 +1,1 @@
+../../pkg/_loader.py

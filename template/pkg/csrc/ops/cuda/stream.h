@@ -1,0 +1,1 @@
+../../../../../pkg/csrc/ops/cuda/stream.h

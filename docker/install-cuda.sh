@@ -1,15 +1,14 @@
 #!/bin/sh
-# install-cuda.sh toolkit|cudnn  (run by docker/Dockerfile)
+# install-cuda.sh  (run by docker/Dockerfile)
 #
 # Installs NVIDIA's pip wheels into a scratch directory and lays them out as a
 # normal CUDA toolkit in /usr/local/cuda-<major.minor> (bin/ include/ lib/
 # lib64/ nvvm/), with /usr/local/cuda -> it. The exact wheel versions pip chose
 # are recorded in /usr/local/cuda/pip-components.txt. Reads CUDA_VERSION,
-# CUDNN_VERSION, CUDNN_RUNTIME, CUDA_RPM_REPO (CUDA 12 only) and pip's PIP_*
+# CUDA_RPM_REPO (CUDA 12 only) and pip's PIP_*
 # settings from the environment.
 set -eu
 
-what=${1:?usage: install-cuda.sh toolkit|cudnn}
 : "${CUDA_VERSION:?}"
 
 # A build argument that was not given may arrive as an empty variable, which
@@ -45,58 +44,35 @@ install() {
 }
 
 mkdir -p "$root"
-case $what in
-toolkit)
-    if [ "$major" -lt 13 ]; then
-        # PyPI's CUDA 12 wheels hold no nvcc (only ptxas/libnvvm) and no
-        # libcudart_static.a: NVIDIA's RPM repository for the RHEL 8 base.
-        [ -n "${CUDA_RPM_REPO:-}" ] || { echo "install-cuda.sh: CUDA $major_minor needs NVIDIA's RPM" \
-            "repository: --build-arg CUDA_RPM_REPO=<its base URL, the directory holding rhel8/>" >&2; exit 1; }
-        rpm_arch=$(uname -m)
-        [ "$rpm_arch" = aarch64 ] && rpm_arch=sbsa
-        curl -fsSL "$CUDA_RPM_REPO/rhel8/$rpm_arch/cuda-rhel8.repo" -o /etc/yum.repos.d/cuda.repo
-        v=$(echo "$major_minor" | tr . -)
-        # nvcc (with crt, cicc, ptxas), cudart (static), CCCL: the same three parts as below.
-        dnf install -y -q "cuda-nvcc-$v" "cuda-cudart-devel-$v" "cuda-cccl-$v"
-        dnf clean all
-        rpm -q "cuda-nvcc-$v" "cuda-cudart-devel-$v" "cuda-cccl-$v" >> "$root/pip-components.txt"
-        [ -e "$root/lib64" ] || ln -s targets/"$(uname -m | sed 's/aarch64/sbsa/')"-linux/lib "$root/lib64"
-        ln -sfn "cuda-$major_minor" /usr/local/cuda
-        "$root/bin/nvcc" --version
-        exit 0
-    fi
-    # nvcc (+ptxas, nvlink, cicc), the CUDA runtime (static and shared) and
-    # CCCL (thrust/cub/libcudacxx, which cuda_fp16.h needs via nv/target).
-    install "cuda-toolkit[nvcc,cudart,cccl]==$CUDA_VERSION"
-    cp -a "$stage/nvidia/cu$major/." "$root/"
-    # nvcc.profile links from lib64/; the wheels ship lib/ only.
-    [ -e "$root/lib64" ] || ln -s lib "$root/lib64"
-    # CMake's FindCUDAToolkit insists on an unversioned libcudart.so even when
-    # linking the static runtime; the wheels ship libcudart.so.<major> only.
-    for lib in "$root"/lib/libcudart.so.*; do
-        [ -e "$root/lib/libcudart.so" ] || ln -s "$(basename "$lib")" "$root/lib/libcudart.so"
-    done
+if [ "$major" -lt 13 ]; then
+    # PyPI's CUDA 12 wheels hold no nvcc (only ptxas/libnvvm) and no
+    # libcudart_static.a: NVIDIA's RPM repository for the RHEL 8 base.
+    [ -n "${CUDA_RPM_REPO:-}" ] || { echo "install-cuda.sh: CUDA $major_minor needs NVIDIA's RPM" \
+        "repository: --build-arg CUDA_RPM_REPO=<its base URL, the directory holding rhel8/>" >&2; exit 1; }
+    rpm_arch=$(uname -m)
+    [ "$rpm_arch" = aarch64 ] && rpm_arch=sbsa
+    curl -fsSL "$CUDA_RPM_REPO/rhel8/$rpm_arch/cuda-rhel8.repo" -o /etc/yum.repos.d/cuda.repo
+    v=$(echo "$major_minor" | tr . -)
+    # nvcc (with crt, cicc, ptxas), cudart (static), CCCL: the same three parts as below.
+    dnf install -y -q "cuda-nvcc-$v" "cuda-cudart-devel-$v" "cuda-cccl-$v"
+    dnf clean all
+    rpm -q "cuda-nvcc-$v" "cuda-cudart-devel-$v" "cuda-cccl-$v" >> "$root/pip-components.txt"
+    [ -e "$root/lib64" ] || ln -s targets/"$(uname -m | sed 's/aarch64/sbsa/')"-linux/lib "$root/lib64"
     ln -sfn "cuda-$major_minor" /usr/local/cuda
     "$root/bin/nvcc" --version
-    ;;
-cudnn)
-    : "${CUDNN_VERSION:?}"
-    # --no-deps: cuDNN's dependency nvidia-cublas is needed to run cuDNN,
-    # not to compile or link against it.
-    install --no-deps "nvidia-cudnn-cu$major==$CUDNN_VERSION"
-    cp -a "$stage/nvidia/cudnn/include/." "$root/include/"
-    if [ "${CUDNN_RUNTIME:-0}" = 1 ]; then
-        cp -a "$stage/nvidia/cudnn/lib/." "$root/lib/"
-    else
-        cp -a "$stage"/nvidia/cudnn/lib/libcudnn.so.* "$root/lib/"
-    fi
-    for lib in "$root"/lib/libcudnn.so.*; do
-        [ -e "$root/lib/libcudnn.so" ] || ln -s "$(basename "$lib")" "$root/lib/libcudnn.so"
-    done
-    grep -E '#define CUDNN_(MAJOR|MINOR|PATCHLEVEL) ' "$root/include/cudnn_version.h"
-    ;;
-*)
-    echo "install-cuda.sh: unknown component '$what' (toolkit|cudnn)" >&2
-    exit 2
-    ;;
-esac
+    exit 0
+fi
+# nvcc (+ptxas, nvlink, cicc), the CUDA runtime (static and shared) and
+# CCCL (thrust/cub/libcudacxx, which cuda_fp16.h needs via nv/target).
+install "cuda-toolkit[nvcc,cudart,cccl]==$CUDA_VERSION"
+cp -a "$stage/nvidia/cu$major/." "$root/"
+# nvcc.profile links from lib64/; the wheels ship lib/ only.
+[ -e "$root/lib64" ] || ln -s lib "$root/lib64"
+# CMake's FindCUDAToolkit insists on an unversioned libcudart.so even when
+# linking the static runtime; the wheels ship libcudart.so.<major> only.
+for lib in "$root"/lib/libcudart.so.*; do
+    [ -e "$root/lib/libcudart.so" ] || ln -s "$(basename "$lib")" "$root/lib/libcudart.so"
+done
+ln -sfn "cuda-$major_minor" /usr/local/cuda
+"$root/bin/nvcc" --version
+

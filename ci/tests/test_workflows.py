@@ -121,6 +121,14 @@ def test_cibuildwheel_config_follows_the_factory(factory_facts):
     assert "{project}/tests" in cfg["test-command"] and cfg["test-extras"] == ["test"]
 
 
+def test_the_build_needs_the_torch_the_wheels_require():
+    """[tool.ext] torch-target is the fact (the stable-ABI target, the
+    wheels' Requires-Dist); [build-system] cannot read it, so it is checked."""
+    build = [r for r in extconfig.tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["requires"]
+             if re.match(r"torch\b", r)]
+    assert build == [CONFIG.torch_requirement], build
+
+
 def test_step_scripts_are_valid_sh():
     for script in sorted((REPO / "docker").glob("*.sh")):
         res = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True)
@@ -133,13 +141,11 @@ def test_step_scripts_are_valid_sh():
 
 
 def test_image_versions_are_torchs(factory_facts, wheels_yml):
-    """The image's toolkit and cuDNN are the ones the pinned torch was built
-    with; it is named after the project (extconfig.py) everywhere, never
+    """The image's toolkit is the one the pinned torch was built with; it is named after the project (extconfig.py) everywhere, never
     spelled in pyproject.toml, and the workflow's matrix tags it."""
     requires = factory_facts["torch_requires"]
     cuda = dockerfile_default("CUDA_VERSION")
     assert cuda == torch_pin(requires, "cuda-toolkit")
-    assert dockerfile_default("CUDNN_VERSION") == torch_pin(requires, "nvidia-cudnn-cu13")
     assert ".".join(cuda.split(".")[:2]) == factory_facts["cuda"]
     cfg = cibuildwheel_table()
     assert not any(k.endswith("-image") for k in cfg), "the image name belongs to extconfig.py"

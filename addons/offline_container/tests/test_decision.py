@@ -8,24 +8,24 @@ from __future__ import annotations
 import pytest
 from addons.offline_container.decision import container_path_problem
 
-ROOT_HOST = dict(env={}, euid=0, platform="linux", which=lambda t: f"/usr/bin/{t}", namespaces=lambda: True)
+ROOT_HOST = dict(env={"EXT_SYSTEM_TESTS": "1"}, euid=0, platform="linux", which=lambda t: f"/usr/bin/{t}", namespaces=lambda: True)
 
 
 def decide(**changes):
     return container_path_problem(**{**ROOT_HOST, **changes})
 
 
-def test_runs_on_a_root_linux_host_with_apt():
+def test_runs_on_a_root_linux_host_with_apt_when_asked():
     assert decide() is None
 
 
 @pytest.mark.parametrize("changes, words", [
-    ({"env": {"EXT_CONTAINER_TESTS": "0"}}, "switched off"),
+    ({"env": {}}, "opt in with EXT_SYSTEM_TESTS=1"),
     ({"euid": 1000}, "root"),
     ({"platform": "darwin"}, "Linux"),
-    ({"env": {"GITHUB_ACTIONS": "true"}}, "GitHub Actions"),
+    ({"env": {"EXT_SYSTEM_TESTS": "1", "GITHUB_ACTIONS": "true"}}, "GitHub Actions"),
     # ci.yml's test job: root in python:3.11-bookworm, where apt-get exists
-    ({"env": {"GITHUB_ACTIONS": "true"}, "namespaces": lambda: False}, "GitHub Actions"),
+    ({"env": {"EXT_SYSTEM_TESTS": "1", "GITHUB_ACTIONS": "true"}, "namespaces": lambda: False}, "GitHub Actions"),
     ({"namespaces": lambda: False}, "cannot create mount/PID namespaces"),
     ({"which": lambda t: None}, "no podman and no apt-get"),
 ])

@@ -17,7 +17,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "../points.h"
+#include "../common/points.h"
 #include "brute_pass.h"
 #include "prepare.h"
 #include "scan.h"

@@ -28,12 +28,12 @@
 #include <limits>
 #include <type_traits>
 
-#include "../knn.h"
+#include "../common/knn_call.h"
+#include "../common/library.h"
 #include "../padded.h"
-#include "../library.h"
 #include "brute_pass.h"
 #include "host.h"
-#include "knn.h"
+#include "knn_launch.h"
 
 namespace ops {
 namespace {
@@ -103,8 +103,8 @@ std::optional<Tensor> queue_offsets(const KnnCall& c, cudaStream_t stream) {
 }
 
 // ------------------------------------------------------------ small inputs
-// The longest segment the small-input path (knn.h) may meet (0: not this
-// call's path); WarpTop's indices are 32-bit.
+// The longest segment the small-input path (knn_launch.h) may meet (0: not
+// this call's path); WarpTop's indices are 32-bit.
 int64_t knn_small_segment(const KnnCall& c) {
   return c.nx() < std::numeric_limits<int32_t>::max() ? small_input_segment(c, true) : 0;
 }

@@ -28,8 +28,8 @@
 #include <optional>
 #include <string>
 
-#include "../library.h"
-#include "../radius.h"
+#include "../common/library.h"
+#include "../common/radius_call.h"
 #include "host.h"
 #include "radius_brute.h"
 #include "search.h"

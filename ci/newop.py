@@ -3,7 +3,7 @@ NAME(Tensor x) -> Tensor (the squared norm of each point), so that a new op
 starts from code that builds, registers, traces and is tested:
 
   pkg/csrc/ops/NAME.cpp              schema (EXT_LIBRARY_FRAGMENT)
-  pkg/csrc/ops/NAME.h                its validated call, shared by the backends
+  pkg/csrc/ops/common/NAME_call.h    its validated call, shared by the backends
   pkg/csrc/ops/common/NAME_call.cpp  argument checks, on common/args.h
   pkg/csrc/ops/cpu/NAME_kernel.cpp   CPU kernel
   pkg/csrc/ops/cuda/NAME_kernel.cpp  CUDA registration: a stub that says it is one
@@ -22,7 +22,7 @@ from .project import FactoryError, Project, log, step
 SCHEMA = """\
 // {name}'s schema. Kernels: cpu/{name}_kernel.cpp, cuda/{name}_kernel.cpp; fake
 // kernel: _fake.py; Python wrapper: ops.py.
-#include "library.h"
+#include "common/library.h"
 
 EXT_LIBRARY_FRAGMENT(m) {{
   // The squared Euclidean norm of each point of x [N, D] (float32 sums in
@@ -33,8 +33,8 @@ EXT_LIBRARY_FRAGMENT(m) {{
 
 HEADER = """\
 #pragma once
-// What {name}'s backends share: the validated argument.
-#include "common/args.h"
+// What {name}'s backends share: the validated argument (common/{name}_call.cpp).
+#include "args.h"
 
 namespace ops {{
 // x as [N, D] contiguous floating points, or a message naming the problem.
@@ -44,7 +44,7 @@ Tensor {name}_points(const Tensor& x);
 
 CALL = """\
 // {name}'s argument checks, compiled once for both libraries.
-#include "{name}.h"
+#include "{name}_call.h"
 
 namespace ops {{
 Tensor {name}_points(const Tensor& x) {{ return as_points(EXT_NS_STR ".{name}", "x", x); }}
@@ -57,9 +57,9 @@ CPU = """\
 #include <torch/headeronly/util/BFloat16.h>
 #include <torch/headeronly/util/Half.h>
 
-#include "{name}.h"
-#include "grid.h"
-#include "library.h"
+#include "../common/{name}_call.h"
+#include "../common/library.h"
+#include "../grid.h"
 
 namespace ops {{
 namespace {{
@@ -102,8 +102,8 @@ EXT_LIBRARY_IMPL(CPU, m) {{ m.impl("{name}", TORCH_BOX(&ops::{name}_cpu)); }}
 CUDA = """\
 // {name}'s CUDA registration: a STUB until a kernel is written (device code
 // goes in cuda/{name}_kernel.cu, host code here; see cuda/radius_kernel.cpp).
-#include "{name}.h"
-#include "library.h"
+#include "../common/{name}_call.h"
+#include "../common/library.h"
 
 namespace ops {{
 namespace {{
@@ -183,7 +183,7 @@ def new_op(proj: Project, name: str) -> list[str]:
     csrc = proj.root / "pkg" / "csrc" / "ops"
     files = {
         csrc / f"{name}.cpp": SCHEMA,
-        csrc / f"{name}.h": HEADER,
+        csrc / "common" / f"{name}_call.h": HEADER,
         csrc / "common" / f"{name}_call.cpp": CALL,
         csrc / "cpu" / f"{name}_kernel.cpp": CPU,
         csrc / "cuda" / f"{name}_kernel.cpp": CUDA,

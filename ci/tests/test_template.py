@@ -87,7 +87,7 @@ def test_a_failing_registration_is_an_import_error_with_torchs_message(tmp_path)
     tree = copy_worktree(tmp_path / "tree")
     # A second schema block for an op that exists: torch refuses it.
     (tree / "pkg" / "csrc" / "ops" / "dup.cpp").write_text(
-        '#include "library.h"\nEXT_LIBRARY_FRAGMENT(m) { m.def("radius_graph(Tensor x) -> Tensor"); }\n')
+        '#include "common/library.h"\nEXT_LIBRARY_FRAGMENT(m) { m.def("radius_graph(Tensor x) -> Tensor"); }\n')
     site = tmp_path / "site"
     install_target(build_cpu(tree), site)
     proc = run_with(site, f"import {IMPORT}", cwd=tmp_path)

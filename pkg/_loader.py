@@ -90,7 +90,7 @@ def _load_failure(info: dict, detail: str) -> str:
 
 def registration_errors(path) -> str:
     """What the library's op registrations raised ("" if nothing): the
-    registration macros (csrc/ops/library.h) keep it instead of aborting."""
+    registration macros (csrc/ops/common/library.h) keep it instead of aborting."""
     lib = ctypes.CDLL(str(path))  # already loaded by torch: the same handle
     read = lib.ext_registration_errors
     read.restype = ctypes.c_char_p

@@ -136,14 +136,12 @@ def radius_padded(
     the first ``min(E, capacity)`` edges :func:`radius` would return, then
     ``-1``; ``num_edges`` is ``E`` as an int64 scalar tensor on the inputs'
     device (``torch.arange(capacity) < num_edges`` masks the real edges).
-    On CUDA the call does not synchronise when it fits the brute-force
-    search: without batch vectors, ``x`` of at most 8,192 points and at most
-    2**26 ``x``-``y`` pairs (larger inputs sync once, and raise under CUDA
-    graph capture); with batch vectors, ``y`` of at most 2**17 points and
-    batch segments of at most min(8192, 2**26 / len(y)) points. It does not
-    raise for bad data or a longer segment then: ``num_edges`` turns
-    negative. :func:`check_padded` (one sync) raises for every problem,
-    overflow included.
+    On CUDA the call does not synchronise on small inputs, those the
+    brute-force search takes (its limits: docs/api.md, "Fixed-shape
+    results"); larger inputs sync once, and raise under CUDA graph capture.
+    It does not raise for bad data or a batch segment too long then:
+    ``num_edges`` turns negative. :func:`check_padded` (one sync) raises for
+    every problem, overflow included.
     """
     return _ops.radius_padded(x, y, r, capacity, batch_x, batch_y, max_num_neighbors,
                               ignore_same_index, batch_size)
@@ -177,10 +175,9 @@ def knn_padded(
     """:func:`knn` with a fixed-shape result ``(edges [2, len(y) * k],
     num_edges)``: the exact edges first, ``-1`` after them (fewer than
     ``len(y) * k`` only where a segment has fewer than ``k`` points). On CUDA
-    no sync when ``x`` times ``y`` points is at most 2**26 or, with batch
-    vectors, ``y`` has at most 2**17 points (a batch segment longer than
-    2**26 / len(y) points then makes ``num_edges`` negative); bad data makes
-    ``num_edges`` negative there too (see :func:`radius_padded`,
+    no sync on small inputs (the limits: docs/api.md, "Fixed-shape results";
+    with batch vectors a segment too long makes ``num_edges`` negative); bad
+    data makes ``num_edges`` negative there too (see :func:`radius_padded`,
     :func:`check_padded`)."""
     return _ops.knn_padded(x, y, k, batch_x, batch_y, cosine, batch_size)
 

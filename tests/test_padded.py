@@ -9,11 +9,13 @@ break).
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 import pytest
 import torch
 
-from names import NS, OPS, ext
+from names import NS, OPS, REPO_ROOT, ext
 
 sync_free = pytest.mark.skipif(os.environ.get("EXT_CUDA_BRUTE") == "0",
                                reason="EXT_CUDA_BRUTE=0 turns the sync-free CUDA search off")
@@ -268,3 +270,54 @@ def test_capture_of_an_exact_op_says_to_call_its_padded_form(cuda_device):
         with pytest.raises(RuntimeError, match="call its _padded form"):
             with torch.cuda.graph(torch.cuda.CUDAGraph()):
                 exact()
+
+
+# ------------------------------------------------------ the documented limits
+# The sync-free limits are written once, as constants in the C++ source; the
+# API documentation states them in words. Both are read from the checkout.
+LIMITS_DOC = Path("docs") / "api.md"
+PADDED_H = Path("pkg") / "csrc" / "ops" / "padded.h"
+SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+
+
+def checkout() -> Path | None:
+    roots = [Path(os.environ["EXT_REPO"])] if os.environ.get("EXT_REPO") else []
+    for root in roots + [REPO_ROOT]:
+        if (root / LIMITS_DOC).is_file() and (root / PADDED_H).is_file():
+            return root
+    return None
+
+
+def brute_constants(header: str) -> dict[str, int]:
+    """padded.h's `constexpr int64_t kBrute... = <n> | int64_t(1) << <n>;`."""
+    values = {}
+    for name, expr in re.findall(r"constexpr int64_t (kBrute\w+) = ([^;]+);", header):
+        m = re.fullmatch(r"int64_t\((\d+)\) << (\d+)|(\d+)", expr.strip())
+        assert m, f"{PADDED_H}: {name} = {expr}, a form this test does not read"
+        values[name] = int(m[1]) << int(m[2]) if m[1] else int(m[3])
+    return values
+
+
+def stated_numbers(text: str) -> list[int]:
+    """The numbers in a sentence: 8,192 or 8192, and 2^26, 2**26 or 2²⁶."""
+    powers = r"2(?:\^|\*\*)(\d+)|2([⁰¹²³⁴⁵⁶⁷⁸⁹]+)"
+    numbers = [2 ** int((a or b).translate(SUPERSCRIPTS)) for a, b in re.findall(powers, text)]
+    rest = re.sub(powers, " ", text)
+    return numbers + [int(n.replace(",", "")) for n in re.findall(r"\d(?:[\d,]*\d)?", rest)]
+
+
+def test_the_documented_sync_free_limits_are_padded_hs_constants():
+    root = checkout()
+    if root is None:
+        pytest.skip(f"no checkout with {LIMITS_DOC} and {PADDED_H} (tests run outside the "
+                    "repository, EXT_REPO unset)")
+    constants = brute_constants((root / PADDED_H).read_text(encoding="utf-8"))
+    assert set(constants) == {"kBruteMaxPairs", "kBruteMaxSegment", "kBruteMaxTries"}, constants
+    # One list item or paragraph per limit, naming its constant.
+    items = re.split(r"\n(?=\s*[-*] )|\n\s*\n", (root / LIMITS_DOC).read_text(encoding="utf-8"))
+    for name, value in constants.items():
+        stating = [item for item in items if f"`{name}`" in item]
+        assert len(stating) == 1, f"{LIMITS_DOC}: one item should state {name}, found {len(stating)}"
+        numbers = stated_numbers(stating[0].replace(f"`{name}`", ""))
+        assert numbers and set(numbers) == {value}, \
+            f"{LIMITS_DOC} states {numbers} for {name}, {PADDED_H} says {value}"

@@ -561,7 +561,7 @@ def test_result_is_exact_after_calls_of_other_sizes(device):
 def test_calls_from_threads_and_streams_and_after_an_error_are_exact(device):
     """The CUDA small-input search reports its edge count and checks straight
     into this thread's host memory and leaves its device-side checks zeroed
-    for the next call (cuda/host.h's tickets and self-zeroing scratch): calls
+    for the next call (cuda/scratch.h's tickets and self-zeroing scratch): calls
     from two threads at once, on a side stream, and right after a call that
     raised for bad data must each return exactly the CPU's edges."""
     import threading

@@ -1,6 +1,6 @@
 // The knn family's schemas. Kernels: cpu/knn_kernel.cpp, cuda/knn_kernel.cpp
 // (+ cuda/knn_*.cu); fake (meta) kernels: the Python package's _fake.py.
-#include "library.h"
+#include "common/library.h"
 
 EXT_LIBRARY_FRAGMENT(m) {
   // Edges (y index, x index) to the k nearest x of each y in the same batch

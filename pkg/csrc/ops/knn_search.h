@@ -51,8 +51,8 @@ struct TopK {
   }
   // Offers the points in slots [begin, end) of a cell list (coordinates xc
   // with `stride` per point, original indices xi), skipping the query itself
-  // when `skip_self`. grid_knn calls this, so a warp-wide top k (cuda/knn.h)
-  // can offer the slots 32 at a time instead.
+  // when `skip_self`. grid_knn calls this, so a warp-wide top k
+  // (cuda/knn_launch.h) can offer the slots 32 at a time instead.
   template <int DIM, typename start_t>
   EXT_HD void offer_slots(const acc_t* xc, const int32_t* xi, int64_t stride, bool skip_self,
                           const acc_t* q, int64_t qi, start_t begin, start_t end) {

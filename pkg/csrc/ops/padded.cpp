@@ -5,9 +5,9 @@
 // per-device kernel: CompositeExplicitAutograd serves every backend.
 #include <string>
 
-#include "library.h"
+#include "common/library.h"
+#include "common/points.h"
 #include "padded.h"
-#include "points.h"
 
 namespace ops {
 namespace {

@@ -23,7 +23,7 @@ constexpr int64_t kPaddedTooBig = -5;      // a batch segment too long for the s
 // hence without the sync that sizes one (~20 us a pass on an H200).
 constexpr int64_t kBruteMaxPairs = int64_t(1) << 26;
 // Segments of at most this many points (radius keeps a bit per candidate;
-// knn's brute force takes any, see cuda/host.h's small_input_segment).
+// knn's brute force takes any, see cuda/small_inputs.h's small_input_segment).
 // Sizes decide up front where they can (no batch vectors: one segment of
 // known length); otherwise the count pass finds out, and a call whose
 // segments are too long runs the grid search (the padded ops: kPaddedTooBig).

@@ -1,6 +1,6 @@
 // The radius family's schemas. Kernels: cpu/radius_kernel.cpp,
 // cuda/radius_kernel.cpp (+ prepare.cu, search_d*_f*.cu); fake (meta) kernels: _fake.py.
-#include "library.h"
+#include "common/library.h"
 
 EXT_LIBRARY_FRAGMENT(m) {
   // Edges (y index, x index) for every x within distance r of each y, in the

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "knn.h"
+#include "knn_call.h"
 
 namespace ops {
 

@@ -1,5 +1,5 @@
 // Registration errors, kept for the Python loader (see library.h).
-#include "../library.h"
+#include "library.h"
 
 namespace ops {
 std::string& registration_errors() {

@@ -2,7 +2,7 @@
 // once and linked into both the CPU and the CUDA library.
 #include <cmath>
 
-#include "radius.h"
+#include "radius_call.h"
 
 namespace ops {
 

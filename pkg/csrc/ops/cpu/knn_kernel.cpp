@@ -13,10 +13,11 @@
 #include <type_traits>
 #include <vector>
 
-#include "../knn.h"
+#include "../common/knn_call.h"
+#include "../common/library.h"
 #include "../knn_search.h"
-#include "../library.h"
-#include "points.h"
+#include "buckets.h"
+#include "inputs.h"
 
 namespace ops {
 namespace {

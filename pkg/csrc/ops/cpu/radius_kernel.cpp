@@ -11,9 +11,10 @@
 #include <vector>
 
 #include "../arith.h"
-#include "../library.h"
-#include "../radius.h"
-#include "points.h"
+#include "../common/library.h"
+#include "../common/radius_call.h"
+#include "buckets.h"
+#include "inputs.h"
 
 namespace ops {
 namespace {

@@ -3,8 +3,8 @@
 // knn_prep.cu): one launch checks both point sets (non-finite coordinates,
 // batch order), counts each query's output slots, and its last block scans
 // them into offsets, then either writes the padded ops' count (padded.h) or
-// reports the edge count and the checks straight into host memory (host.h's
-// tickets). Torch-free, for host and device code alike.
+// reports the edge count and the checks straight into host memory (scratch.h's
+// ReportSlot). Torch-free, for host and device code alike.
 #include <cstdint>
 
 #include "prepare.h"
@@ -38,7 +38,7 @@ struct BruteWork {
   BruteStats* stats;
   int64_t* count;          // the padded ops' count (padded.h), or null
   BruteReport* report;     // the exact ops' report (host memory), or null: then
-  uint64_t ticket;         // the stats are left zeroed (host.h's self-zeroing scratch)
+  uint64_t ticket;         // the stats are left zeroed (scratch.h's self-zeroing scratch)
 };
 
 }  // namespace ops

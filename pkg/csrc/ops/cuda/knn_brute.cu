@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "knn.h"
+#include "knn_launch.h"
 
 namespace ops {
 namespace knn_brute_impl {  // named, not anonymous: reproducible builds (see prepare.cu)

@@ -5,7 +5,7 @@
 // mostly suffices), else one thread per query (TopK in local memory or the
 // scratch buffer). Queries run in cell order either way, so neighbouring
 // warps read the same cells.
-#include "knn.h"
+#include "knn_launch.h"
 #include "warp.cuh"
 
 namespace ops {

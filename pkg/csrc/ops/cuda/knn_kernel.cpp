@@ -1,11 +1,11 @@
 // CUDA backend of knn / knn_graph: host orchestration (device code in
 // knn_prep.cu, knn_grid.cu, knn_brute.cu; the search itself is
 // knn_search.h's, shared with the CPU kernel).
-// Small inputs (host.h's small_input_segment; batches of molecules, small
-// clouds): no grid. A count pass (brute_pass.h: the checks and each query's
-// output slots) and the tiled brute force, two launches; the exact ops wait
-// only for the count pass' report, the brute force already queued into a
-// buffer of len(y) * min(k, |x|) edges. Everything else:
+// Small inputs (small_inputs.h's small_input_segment; batches of molecules,
+// small clouds): no grid. A count pass (brute_pass.h: the checks and each
+// query's output slots) and the tiled brute force, two launches; the exact
+// ops wait only for the count pass' report, the brute force already queued
+// into a buffer of len(y) * min(k, |x|) edges. Everything else:
 //   1. one scan of the inputs (bounding box, non-finite and batch checks)
 //      and, with batch vectors, each query's neighbour count and their
 //      prefix sum, brought back to the host in ONE device-to-host copy (the
@@ -24,16 +24,20 @@
 #include <torch/headeronly/util/Half.h>
 
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <type_traits>
 
-#include "../knn.h"
+#include "../common/knn_call.h"
+#include "../common/library.h"
 #include "../padded.h"
-#include "../library.h"
 #include "brute_pass.h"
-#include "host.h"
-#include "knn.h"
+#include "buckets.h"
+#include "inputs.h"
+#include "knn_launch.h"
+#include "prefix_sum.h"
+#include "runtime.h"
+#include "scratch.h"
+#include "small_inputs.h"
 
 namespace ops {
 namespace {
@@ -103,8 +107,8 @@ std::optional<Tensor> queue_offsets(const KnnCall& c, cudaStream_t stream) {
 }
 
 // ------------------------------------------------------------ small inputs
-// The longest segment the small-input path (knn.h) may meet (0: not this
-// call's path); WarpTop's indices are 32-bit.
+// The longest segment the small-input path (knn_launch.h) may meet (0: not
+// this call's path); WarpTop's indices are 32-bit.
 int64_t knn_small_segment(const KnnCall& c) {
   return c.nx() < std::numeric_limits<int32_t>::max() ? small_input_segment(c, true) : 0;
 }
@@ -176,7 +180,7 @@ std::optional<Tensor> small_exact(const KnnCall& c, int64_t max_segment, cudaStr
 template <typename in_t>
 Tensor knn_typed(const KnnCall& c, cudaStream_t stream) {
   using acc_t = typename acc_type<in_t>::type;
-  check_not_captured(c.op, stream);
+  refuse_capture_for_exact_op(c.op, stream);
   if (const int64_t max_segment = knn_small_segment(c)) {
     if (std::optional<Tensor> edges = small_exact<in_t>(c, max_segment, stream)) return *edges;
   }
@@ -195,19 +199,16 @@ Tensor knn_typed(const KnnCall& c, cudaStream_t stream) {
     CUDA_CHECK(cudaMemcpyAsync(edges_dev, data<int64_t>(*offset) + ny, sizeof(int64_t),
                                cudaMemcpyDeviceToDevice, stream));
   }
-  static_assert(kStatsBytes <= kPinnedBytes, "the stats must fit the pinned buffer");
-  const auto* host = static_cast<const unsigned char*>(pinned_scratch());
-  CUDA_CHECK(cudaMemcpyAsync(const_cast<unsigned char*>(host), st, kStatsBytes,
-                             cudaMemcpyDeviceToHost, stream));
-  CUDA_CHECK(cudaStreamSynchronize(stream));
-  DeviceStats host_stats;
-  int64_t batched_edges;
-  std::memcpy(&host_stats, host, sizeof host_stats);
-  std::memcpy(&batched_edges, host + sizeof(DeviceStats), sizeof batched_edges);
-  const InputStats stats = read_stats(c, host_stats);
+  struct {
+    DeviceStats stats;
+    int64_t edges;  // with batch vectors: the edge count
+  } host;
+  static_assert(sizeof host == kStatsBytes, "the host copy has the device buffer's layout");
+  copy_to_host(host, st, stream);
+  const InputStats stats = read_stats(c, host.stats);
   const int64_t num_batches = check_stats(c, stats);  // empty inputs are checked too
   const int64_t uniform = batched ? 0 : c.kept(nx);
-  const int64_t edges = batched ? batched_edges : ny * uniform;
+  const int64_t edges = batched ? host.edges : ny * uniform;
   Tensor result = new_edges(c, edges);
   if (edges == 0) return result;
   std::optional<Tensor> scratch;
@@ -243,7 +244,7 @@ Padded padded_typed(const KnnCall& c, cudaStream_t stream) {
   const int64_t capacity = padded_capacity(c);
   const int64_t max_segment = knn_small_segment(c);
   if (!max_segment) {
-    check_not_capturing(c, stream, small_input_limits(true));
+    refuse_capture_for_large_padded_input(c, stream, small_input_limits(true));
     return pad_edges(c, knn_typed<in_t>(c, stream), capacity);
   }
   Tensor count = new_uninit(c.x, {}, ScalarType::Long);

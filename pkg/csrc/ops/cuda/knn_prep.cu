@@ -4,7 +4,7 @@
 #include <torch/headeronly/util/Half.h>
 
 #include "brute_pass.cuh"
-#include "knn.h"
+#include "knn_launch.h"
 #include "segment.cuh"
 
 namespace ops {

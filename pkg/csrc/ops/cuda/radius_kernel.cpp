@@ -23,16 +23,20 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <limits>
 #include <optional>
 #include <string>
 
-#include "../library.h"
-#include "../radius.h"
-#include "host.h"
+#include "../common/library.h"
+#include "../common/radius_call.h"
+#include "buckets.h"
+#include "inputs.h"
+#include "prefix_sum.h"
 #include "radius_brute.h"
+#include "runtime.h"
+#include "scratch.h"
 #include "search.h"
+#include "small_inputs.h"
 
 namespace ops {
 namespace {
@@ -47,10 +51,7 @@ Tensor search(const RadiusCall& c, const Scan<acc_t>& s, cudaStream_t stream) {
   CUDA_CHECK((launch_count<DIM, acc_t>(s, data<int32_t>(found), data<int64_t>(keep), stream)));
   Tensor offset = exclusive_sum(keep, stream);
   int64_t edges = 0;
-  void* pinned = pinned_scratch();
-  CUDA_CHECK(cudaMemcpyAsync(pinned, data<int64_t>(offset) + ny, 8, cudaMemcpyDeviceToHost, stream));
-  CUDA_CHECK(cudaStreamSynchronize(stream));
-  std::memcpy(&edges, pinned, 8);
+  copy_to_host(edges, data<int64_t>(offset) + ny, stream);
   Tensor out = new_edges(c, edges);
   if (edges == 0) return out;
   int64_t* rows = data<int64_t>(out);
@@ -127,7 +128,7 @@ int64_t edge_guess(const RadiusCall& c, int64_t max_segment) {
 
 // The edges, or nothing if a segment was too long (the grid's job then).
 // Two launches, no memset, no copy: the count pass reports the edge count
-// and the checks straight into host memory (host.h's tickets).
+// and the checks straight into host memory (scratch.h's ReportSlot).
 template <int DIM, typename in_t, typename acc_t>
 std::optional<Tensor> brute(const RadiusCall& c, int64_t max_segment, cudaStream_t stream) {
   ReportSlot slot(stream);
@@ -168,7 +169,8 @@ Padded brute_padded(const RadiusCall& c, int64_t capacity, int64_t max_segment,
 template <typename in_t>
 Tensor radius_typed(const RadiusCall& c, cudaStream_t stream) {
   using acc_t = typename acc_type<in_t>::type;
-  check_not_captured(c.op, stream);  // before anything waits for a result that never comes
+  // Before anything waits for a result that never comes.
+  refuse_capture_for_exact_op(c.op, stream);
   if (const int64_t seg = small_input_segment(c, false)) {
     std::optional<Tensor> edges;
     edges = c.dim() == 3 ? brute<3, in_t, acc_t>(c, seg, stream) : brute<0, in_t, acc_t>(c, seg, stream);
@@ -201,7 +203,7 @@ Padded padded_typed(const RadiusCall& c, int64_t capacity, cudaStream_t stream) 
   }
   // The grid is sized from the data: this path syncs, which a CUDA graph
   // being captured would not survive. Say so instead of failing inside it.
-  check_not_capturing(c, stream, small_input_limits(false));
+  refuse_capture_for_large_padded_input(c, stream, small_input_limits(false));
   return pad_edges(c, radius_typed<in_t>(c, stream), capacity);
 }
 

@@ -17,7 +17,7 @@
 
 #include <string>
 
-#include "common/args.h"
+#include "args.h"
 
 namespace ops {
 // Every registration failure of this library so far, one per line ("" if none).

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "knn_search.h"
+#include "../knn_search.h"
 #include "points.h"
 
 namespace ops {

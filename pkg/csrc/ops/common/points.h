@@ -10,8 +10,8 @@
 #include <string>
 #include <tuple>
 
-#include "common/args.h"
-#include "grid.h"
+#include "args.h"
+#include "../grid.h"
 
 namespace ops {
 using torch::stable::Tensor;

@@ -254,7 +254,7 @@ template <bool COSINE, typename acc_t>
 cudaError_t launch_knn_brute(const KnnBrute<acc_t>& args, const KnnOut<acc_t>& out,
                              cudaStream_t stream);
 
-// The small-input path (cuda/host.h's small_input_segment) needs no grid,
+// The small-input path (small_inputs.h's small_input_segment) needs no grid,
 // hence no bounding box: a count pass (brute_pass.h: the checks and each
 // query's output slots, scanned; a segment longer than max_segment sets
 // too_big), then the brute force. The padded ops need no sync there; the

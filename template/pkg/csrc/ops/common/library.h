@@ -1,0 +1,1 @@
+../../../../../pkg/csrc/ops/common/library.h

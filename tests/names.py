@@ -30,6 +30,6 @@ extconfig = _load_extconfig()
 CONFIG = extconfig.load(REPO_ROOT)
 NAME = CONFIG.name              # distribution name
 IMPORT = CONFIG.import_name     # `import <IMPORT>`
-NS = CONFIG.ops_namespace       # messages start "<NS>.radius: ..."
+NS = CONFIG.ops_namespace       # messages start "<NS>.<op>: ..."
 ext = importlib.import_module(IMPORT)
 OPS = getattr(torch.ops, NS)

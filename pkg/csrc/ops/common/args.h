@@ -47,7 +47,7 @@ std::string device_name(const Tensor& t);
 
 // A point set: float16/bfloat16/float32/float64, [N] (becomes [N, 1]) or
 // [N, D] with D >= 1 and N < 2^31 - 1; returned contiguous (copied only if
-// needed). `op` and `name` only enter messages ("<ns>.radius", "x").
+// needed). `op` and `name` only enter messages ("<ns>.<op>", "x").
 Tensor as_points(const char* op, const char* name, const Tensor& t);
 
 // The same view of the same memory (the graph ops pass x as y); false if

@@ -1,8 +1,8 @@
 #pragma once
 // Op registration. Every op file uses these macros, never torch's directly:
 //
-//   EXT_LIBRARY_FRAGMENT(m) { m.def("knn(Tensor x, ...) -> Tensor"); }   // <op>.cpp
-//   EXT_LIBRARY_IMPL(CPU, m) { m.impl("knn", TORCH_BOX(&...)); }           // cpu/<op>_kernel.cpp
+//   EXT_LIBRARY_FRAGMENT(m) { m.def("my_op(Tensor x) -> Tensor"); }      // <op>.cpp
+//   EXT_LIBRARY_IMPL(CPU, m) { m.impl("my_op", TORCH_BOX(&...)); }        // cpu/<op>_kernel.cpp
 //
 // * FRAGMENT, not STABLE_TORCH_LIBRARY: torch allows one DEF block per
 //   namespace, and a second one leaves the stable ABI's library handle

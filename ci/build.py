@@ -167,6 +167,28 @@ def cpu_only(proj: Project, env: dict[str, str], why: str) -> Variant:
     return Variant(probe_label(proj, env), env)
 
 
+def install_cuda_libraries(proj: Project, env: dict[str, str]) -> None:
+    """The NVIDIA wheels of [tool.ext] cuda-libraries that a build with `env`
+    links, into the factory's environment where missing (torch's CUDA 13
+    builds bring their own; the CUDA 12 ones are other packages)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    missing = []
+    for text in extconfig.build_requirements(proj.config, env, proj.root):
+        req = Requirement(text)
+        try:
+            if req.specifier.contains(metadata.version(req.name), prereleases=True):
+                continue
+        except metadata.PackageNotFoundError:
+            pass
+        missing.append(text)
+    if missing:
+        log(f"installing the CUDA libraries the build links: {', '.join(missing)}")
+        run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps", *missing])
+
+
 def build_host(proj: Project, variant: Variant, archs: str | None, jobs: str | None) -> Path:
     proj.dist_dir.mkdir(exist_ok=True)
     # setuptools stages the package in build/lib*: start it empty (a module
@@ -181,6 +203,7 @@ def build_host(proj: Project, variant: Variant, archs: str | None, jobs: str | N
         env[f"{proj.env_prefix}_CUDA_ARCHS"] = archs
     if jobs:
         env["MAX_JOBS"] = jobs
+    install_cuda_libraries(proj, {**os.environ, **env})
     expected = f"{proj.wheel_name}-{proj.version}+{variant.label}-"
     before = {p: p.stat().st_mtime_ns for p in proj.dist_dir.glob(f"{expected}*.whl")}
     start = time.monotonic()
@@ -267,6 +290,8 @@ def build(proj: Project, args) -> list[Path]:
             run([sys.executable, "-m", "cibuildwheel", "--platform", "linux", "--output-dir",
                  str(proj.dist_dir)], env=env, cwd=tree)
         return sorted(proj.dist_dir.glob("*.whl"))
+    if os.environ.get(f"{proj.env_prefix}_CPU_ONLY", "0") not in ("", "0") and cuda is None:
+        cpu = True  # the build knob, as setup.py reads it
     kinds = (["cuda"] if cuda is not None else []) + (["cpu"] if cpu else []) or ["auto"]
     wheels = []
     for kind in kinds:

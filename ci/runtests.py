@@ -100,14 +100,15 @@ def make_venv(proj: Project, py: Python, torch: str) -> Path:
     venv = proj.build_dir / "venvs" / f"{py.tag}-torch{torch}"
     shared = (torch == metadata.version("torch").split("+")[0]
               and Path(py.path).resolve() == Path(getattr(sys, "_base_executable", sys.executable)).resolve())
-    want = json.dumps({"python": py.path, "torch": torch, "test": list(proj.test_requires), "shared": shared})
+    want = json.dumps({"python": py.path, "torch": torch, "test": list(proj.test_requires), "shared": shared and "pip too"})
     stamp = venv / ".factory-stamp"
     if stamp.is_file() and stamp.read_text() == want and (venv / "bin" / "python").exists():
         return venv
     shutil.rmtree(venv, ignore_errors=True)
     log(f"making the test venv {venv}" + (" (torch and the test requirements from the factory's "
                                           ".venv)" if shared else f" (installing torch {torch})"))
-    run([py.path, "-m", "venv", str(venv)])
+    # shared: no pip or setuptools of its own, which would shadow the factory's
+    run([py.path, "-m", "venv", *(["--without-pip"] if shared else []), str(venv)])
     python = str(venv / "bin" / "python")
     if shared:
         site = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],

@@ -17,6 +17,7 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+import extconfig
 import pytest
 from helpers import FACTORY_PYTHON, NAME, REPO, TEST_PYTHON, clean_env, copy_worktree, is_template, out
 
@@ -75,11 +76,12 @@ def sh(project: Path, line: str, timeout: float = 1500, **env: str) -> subproces
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    """A project with the default answers, its README's two commands run
-    (EXT_CPU_ONLY=1: the CPU variant)."""
+    """A project with the default answers, its README's two commands run as
+    they are: a full-arch CUDA wheel (with nvcc from pip where there is none),
+    its suite (the CUDA tests skip without a GPU) and its factory's tests."""
     dst = generate(tmp_path_factory.mktemp("gen") / "demo", project_name="demo")
     for line in readme_block(dst, "Two commands on a fresh machine"):
-        res = sh(dst, line, EXT_CPU_ONLY="1")
+        res = sh(dst, line)
         assert res.returncode == 0, f"$ {line}\n{out(res)}"
     return dst
 
@@ -97,11 +99,15 @@ def test_generated_project_holds_the_factory_and_nothing_of_ours(project):
     assert not [r for r in rel if r.startswith(("addons/", "bench/", "examples/", "template/"))], rel
 
 
-def test_its_two_commands_built_and_tested_the_cpu_wheel(project):
-    wheels = list((project / "wheelhouse").glob("demo-0.1.0+cpu-cp310-abi3-manylinux_*.whl"))
+def test_its_two_commands_built_a_small_full_arch_cuda_wheel(project):
+    wheels = list((project / "wheelhouse").glob("demo-0.1.0+cu*-cp310-abi3-manylinux_*.whl"))
     assert len(wheels) == 1, list((project / "wheelhouse").iterdir())
     names = zipfile.ZipFile(wheels[0]).namelist()
-    assert "demo/libdemo_cpu.so" in names and "demo/_build_info.json" in names, names
+    assert "demo/libdemo_cuda.so" in names and "demo/_build_info.json" in names, names
+    info = json.loads(zipfile.ZipFile(wheels[0]).read("demo/_build_info.json"))
+    assert info["cuda_archs"] == [a if a == info["cuda_archs"][-1] else f"{a}-real"
+                                  for a in extconfig.load(project).default_cuda_archs(info["cuda"]).split(";")]
+    assert wheels[0].stat().st_size <= 1 << 20, wheels[0].stat().st_size
 
 
 def test_readme_recipe_adds_an_op_that_builds_and_passes_its_tests(project):

@@ -24,9 +24,14 @@ from pathlib import Path
 
 import pytest
 from helpers import (CONFIG, FACTORY_PYTHON, IMPORT, NAME, REPO, SMOKE, TEST_PYTHON, WHEEL,
-                     clean_env, copy_worktree, factory, need_git_checkout, out, pip, wheel_version)
+                     clean_env, copy_worktree, factory, is_template, out, pip, wheel_version)
 
-pytestmark = pytest.mark.slow
+# In the template repository these run on the project test_template.py
+# generates from the working tree (its README's `./ci/factory test`): the
+# same factory, and builds of a small op instead of the neighbour search.
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(is_template(), reason="in the template repository they run in the "
+                                 "project that test_template.py generates (its `./ci/factory test`)")]
 
 
 # --------------------------------------------------------------------------

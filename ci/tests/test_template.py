@@ -31,7 +31,7 @@ OURS = re.compile(rf"{re.escape(NAME)}|radius|knn|neighbou?r", re.I)
 
 def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *GIT_USER, *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout.strip()
+                          text=True).stdout
 
 
 def commit_all(cwd: Path, message: str) -> None:
@@ -116,7 +116,7 @@ def test_readme_recipe_adds_an_op_that_builds_and_passes_its_tests(project):
     for line in lines:
         res = sh(project, line)
         assert res.returncode == 0, f"$ {line}\n{out(res)}"
-    assert re.search(r"PASS .*test.*: \d+ passed", res.stdout + res.stderr), out(res)
+    assert re.search(r"PASS .*: \d+ passed", res.stdout), out(res)
     for rel in ("pkg/csrc/ops/my_op.cpp", "pkg/csrc/ops/common/my_op_call.h", "pkg/csrc/ops/cpu/my_op_kernel.cpp",
                 "pkg/csrc/ops/cuda/my_op_kernel.cpp", "pkg/csrc/ops/cuda/my_op.cu", "tests/test_my_op.py"):
         assert (project / rel).is_file(), rel
@@ -164,7 +164,7 @@ def test_editable_install_rebuilds_only_what_changed(project):
         editable()
         kernel.write_text(text.replace("out[i] = sum;", "out[i] = sum + 1;"))
         second = editable()
-        compiled = re.findall(r"Building CXX object (\S+)", second.stdout)
+        compiled = re.findall(r"Building CXX object (\S+)", second.stdout + second.stderr)
         assert [Path(c).name for c in compiled] == ["sqnorm_kernel.cpp.o"], out(second)
         probe = subprocess.run([str(TEST_PYTHON), "-c", "import torch, demo; print(demo.sqnorm(torch.ones(1, 2)).item())"],
                                cwd=project.parent, capture_output=True, text=True)
@@ -226,7 +226,7 @@ def with_libraries(tmp_path_factory) -> dict[str, Path]:
 def requires(wheel: Path) -> list[str]:
     with zipfile.ZipFile(wheel) as zf:
         meta = zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))).decode()
-    return re.findall(r"^Requires-Dist: (.+)$", meta, re.M)
+    return [r for r in re.findall(r"^Requires-Dist: (.+)$", meta, re.M) if "extra ==" not in r]
 
 
 def test_cuda_libraries_are_required_per_variant_and_not_bundled(with_libraries):

@@ -48,9 +48,8 @@ def template_core() -> set[Path]:
     """Every file the template takes from the repository (through template/'s
     links) and its own files."""
     core = {REPO / "copier.yml"}
-    for path in (REPO / "template").rglob("*"):
-        if path.is_file():
-            core.add(path.resolve())
+    for folder, _, files in os.walk(REPO / "template", followlinks=True):
+        core.update((Path(folder) / f).resolve() for f in files)
     return core
 
 

@@ -2,9 +2,8 @@
 CUDA-event medians (ms) of knn_graph / knn at 1e6 and 1e7 points (uniform, a
 sphere shell, 64 batches, a dense cluster beside uniform points), with
 radius_graph at ~32 neighbours beside them, and a hash of the edges of eight
-inputs (equal hashes across builds: the same edges). Prints one JSON line;
-bench/results/device/session6/knn_near/ holds the runs of session 6 (made
-by an earlier form of this script: the same inputs, 2 warm-up calls, not 5).
+inputs (equal hashes across builds: the same edges). Prints one JSON line
+(earlier runs: tag archive/gpu-logs-2026-12, bench/results/device/).
 
     python bench/knn_variants.py LABEL      # with the build to time installed
 """

@@ -227,7 +227,7 @@ def small_batch_table() -> str:
             for i, r in enumerate(doc["results"]))
         lines += ["", f"The same machine varies from run to run: `{OURS}` in {len(repeats)} more "
                       f"run{'s' if len(repeats) > 1 else ''} of the session (`small_batch_repeat*.json`; "
-                      f"which build each is: `bench/results/device/README.md`), µs: {spread}."]
+                      f"the builds are described in tag archive/gpu-logs-2026-12), µs: {spread}."]
     prof = load("latency_profile.json")
     if prof:
         f = prof["floor"]

@@ -28,7 +28,7 @@ from helpers import (CONFIG, FACTORY_PYTHON, IMPORT, NAME, REPO, SMOKE, TEST_PYT
 
 # In the template repository these run on the project test_template.py
 # generates from the working tree (its README's `./ci/factory test`): the
-# same factory, and builds of a small op instead of the neighbour search.
+# same factory, building a small op instead of this repository's.
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(is_template(), reason="in the template repository they run in the "
                                  "project that test_template.py generates (its `./ci/factory test`)")]

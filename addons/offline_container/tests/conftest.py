@@ -1,5 +1,5 @@
 """Run by `./ci/factory test` with the factory's interpreter (its factory
-suite collects tools/): `ci`, `extconfig` and `tools` import from the
+suite collects addons/): `ci`, `extconfig` and `addons` import from the
 repository root."""
 
 import sys

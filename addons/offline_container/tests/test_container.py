@@ -27,9 +27,8 @@ import and the two image builds 90 s; cibuildwheel 181 s); with the images
 cached (a re-run) 205 s. cibuildwheel's share: before-build ~23 s (torch's own
 wheel from local disk), nvcc building all seven architectures ~68 s, repair
 ~1 s, test step ~95 s (torch with its CUDA dependencies into the test venv,
-then the suite, ~35 s). That fits CI, so it runs by default (it is `slow`, so
-`./ci/factory test` runs it with the factory's tests, from the factory's
-environment); EXT_CONTAINER_TESTS=0 skips it.
+then the suite, ~35 s). It changes the machine (apt, /etc, images), so it runs
+only when asked: `./ci/factory test --system` (EXT_SYSTEM_TESTS=1).
 """
 
 from __future__ import annotations

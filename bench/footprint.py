@@ -92,7 +92,7 @@ def user_venv(project: Path) -> Path:
     """A venv that sees this environment's torch, cmake and ninja (a .pth
     line): a user's environment for the editable install."""
     venv = project / "build" / "user-venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)  # the outer pip
     site = next(venv.glob("lib/python3*/site-packages"))
     (site / "outer.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return venv / "bin" / "python"

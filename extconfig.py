@@ -49,12 +49,14 @@ class Config:
     also_test_torch: tuple[str, ...]  # extra torch versions `factory test` tries offline
     manylinux_glibc: str   # glibc the factory links against (EXT_LINK_GLIBC), e.g. 2.28
     cuda_variants: tuple[str, ...]    # CUDA versions of the shipped variants, newest first
-    cuda_archs_for: dict   # CUDA major -> arch list, where it differs from cuda_archs
+    cuda_archs_for: dict   # "<CUDA major>" or "<major>/<machine>" -> arch list, where it differs
     cuda_libraries: tuple[str, ...]   # CUDA libraries the ops link (CUDA_LIBRARIES' keys)
 
-    def default_cuda_archs(self, cuda_version: str) -> str:
-        """The arch list for a toolkit of this version (e.g. "13.0")."""
-        return self.cuda_archs_for.get(cuda_version.split(".")[0], self.cuda_archs)
+    def default_cuda_archs(self, cuda_version: str, machine: str = "x86_64") -> str:
+        """The arch list for a toolkit of this version (e.g. "13.0") and a
+        wheel for this machine (x86_64, aarch64)."""
+        major = cuda_version.split(".")[0]
+        return self.cuda_archs_for.get(f"{major}/{machine}", self.cuda_archs_for.get(major, self.cuda_archs))
 
     @property
     def torch_requirement(self) -> str:

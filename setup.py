@@ -2,18 +2,24 @@
 
 Names, version and defaults come from pyproject.toml (through extconfig.py);
 this file finds the toolchain (torch, nvcc, the NVIDIA wheels of
-[tool.ext] cuda-libraries), runs CMake in build/cmake-<variant>/ (kept, so a
+[tool.ext] cuda-libraries), runs CMake in build/cmake-<variant>-<machine>/ (kept, so a
 rebuild, editable ones included, compiles only what changed), and records
 what it built in <package>/_build_info.json. Knobs (environment):
 
   EXT_CUDA_ARCHS       CMake arch list, e.g. "80;90" (last one also gets PTX);
-                       default: [tool.ext] cuda-archs, or cuda-archs-for its CUDA major
+                       default: [tool.ext] cuda-archs, or cuda-archs-for its CUDA
+                       major and the wheel's machine
   TORCH_CUDA_ARCH_LIST torch's format, e.g. "8.0 9.0+PTX" (used if the above is unset)
   EXT_CPU_ONLY=1       skip CUDA even if nvcc exists (version label +cpu)
   CUDA_HOME            toolkit root to use first (else nvcc on PATH, pip's
                        nvidia/cu1* wheels, /usr/local/cuda, build/toolchains/)
   MAX_JOBS             parallel compile jobs (default: CPU count)
-  CMAKE_ARGS           extra CMake arguments (e.g. a CMAKE_CXX_LINKER_LAUNCHER)
+  CMAKE_ARGS           extra CMake arguments (e.g. a CMAKE_CXX_LINKER_LAUNCHER, or
+                       a CMAKE_TOOLCHAIN_FILE for another machine)
+  EXT_TORCH_DIR        the torch package to build against, when not the build
+                       environment's (a cross build: torch's wheel for the target)
+  _PYTHON_HOST_PLATFORM  the wheel's platform when it is not this machine's
+                       (Python's own knob; linux-aarch64 for a cross build)
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 from setuptools import Extension, setup
@@ -57,7 +64,7 @@ def cuda_archs() -> str:
         archs = [a.replace("+PTX", "").replace(".", "") for a in items]
         ptx = {a.replace("+PTX", "").replace(".", "") for a in items if a.endswith("+PTX")}
     else:
-        archs = CONFIG.default_cuda_archs(CUDA_VERSION).split(";")
+        archs = CONFIG.default_cuda_archs(CUDA_VERSION, MACHINE).split(";")
         ptx = {archs[-1]}
     bad = [a for a in archs if not re.fullmatch(r"\d+[af]?", a) or int(re.sub(r"\D", "", a)) < 75]
     if bad:
@@ -78,8 +85,13 @@ def git_commit() -> str:
 
 
 def find_torch() -> tuple[Path, str]:
-    """The build environment's torch, located without importing it (saves
-    ~0.4 GB of build memory)."""
+    """The torch to build against ($EXT_TORCH_DIR, else the build
+    environment's), located without importing it (saves ~0.4 GB of build
+    memory)."""
+    if os.environ.get(f"{ENV_PREFIX}_TORCH_DIR"):
+        torch_dir = Path(os.environ[f"{ENV_PREFIX}_TORCH_DIR"])
+        match = re.search(r"^__version__\s*=\s*'([^']+)'", (torch_dir / "version.py").read_text(), re.M)
+        return torch_dir, match[1].split("+")[0]
     spec = importlib.util.find_spec("torch")
     if spec is None or spec.origin is None:
         raise SystemExit(f"torch is not installed in the build environment: pip install "
@@ -123,6 +135,8 @@ def locate(lib: extconfig.CudaLibrary) -> tuple[Path, Path, str]:
 CUDA_ROOT, CUDA_ORIGIN = extconfig.find_cuda(os.environ, ROOT, log)
 CUDA_VERSION = extconfig.cuda_version(CUDA_ROOT) if CUDA_ROOT else None
 LOCAL_LABEL = extconfig.local_label(CUDA_VERSION)
+# The machine the wheel is for (Python's _PYTHON_HOST_PLATFORM for cross builds).
+MACHINE = sysconfig.get_platform().split("-", 1)[1]
 VERSION = f"{CONFIG.version}+{LOCAL_LABEL}"
 CUDA_LIBRARIES = extconfig.cuda_libraries(CONFIG, CUDA_VERSION)
 
@@ -134,7 +148,7 @@ class CMakeBuild(build_ext):
     install_manifest.txt) plus _build_info.json: libraries of another variant
     left in the package dir by an earlier build are deleted first. Editable
     installs (pip install --no-build-isolation -e .) copy the same files into
-    pkg/. CMake's tree is build/cmake-<label>/ for every kind of build.
+    pkg/. CMake's tree is build/cmake-<label>-<machine>/ for every kind of build.
     """
 
     def _package_dir(self) -> Path:
@@ -145,7 +159,7 @@ class CMakeBuild(build_ext):
         pkg_dir.mkdir(parents=True, exist_ok=True)
         for stale in pkg_dir.glob(f"lib{IMPORT_NAME}_*.so"):
             stale.unlink()
-        tree = ROOT / "build" / f"cmake-{LOCAL_LABEL}"
+        tree = ROOT / "build" / f"cmake-{LOCAL_LABEL}-{MACHINE}"
         tree.mkdir(parents=True, exist_ok=True)
         torch_dir, torch_version = find_torch()
         major, minor = (int(v) for v in CONFIG.torch_target.split(".")[:2])

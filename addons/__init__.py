@@ -17,7 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def host_build_env(proj) -> dict[str, str]:
+def host_build_env(proj, env: dict[str, str]) -> dict[str, str]:
     """Extra environment for a build on the host: link both libraries with
     zig against [tool.ext] manylinux-glibc's symbol versions (glibc_link.py),
     so that this machine (glibc 2.36, no Docker) makes manylinux_2_28 wheels.
@@ -30,7 +30,8 @@ def host_build_env(proj) -> dict[str, str]:
     print(f"[addons] linking for glibc {glibc} with zig ({proj.env_prefix}_LINK_GLIBC=system: "
           "the system linker)", flush=True)
     launcher = ";".join([sys.executable, str(HERE / "glibc_link.py"), glibc])
-    return {"CMAKE_ARGS": f"{os.environ.get('CMAKE_ARGS', '')} -DCMAKE_CXX_LINKER_LAUNCHER={launcher}".strip()}
+    args = env.get("CMAKE_ARGS", os.environ.get("CMAKE_ARGS", ""))
+    return {"CMAKE_ARGS": f"{args} -DCMAKE_CXX_LINKER_LAUNCHER={launcher}".strip()}
 
 
 def ensure_zig() -> None:
@@ -50,3 +51,11 @@ def cuda_toolkit(proj, version: str) -> Path | None:
     from .debcuda import debian_toolkit
 
     return debian_toolkit(proj, version)
+
+
+def cross_build_env(proj, machine: str, cuda: str | None) -> dict[str, str]:
+    """Environment for a build for another machine (`build --arch aarch64`):
+    the cross toolchain of aarch64.py."""
+    from .aarch64 import cross_build_env as aarch64_env
+
+    return aarch64_env(proj, machine, cuda)

@@ -59,11 +59,13 @@ def gcc_file(compiler: str, name: str) -> str:
     return os.path.realpath(path)
 
 
-def zig_target(glibc: str) -> str:
-    arch = ARCHS.get(platform.machine().lower())
+def zig_target(glibc: str, compiler: str) -> str:
+    """zig's target for what `compiler` compiled for (a cross g++ for aarch64
+    too), at this glibc."""
+    machine = subprocess.run([compiler, "-dumpmachine"], capture_output=True, text=True).stdout.split("-")[0]
+    arch = ARCHS.get(machine.lower() or platform.machine().lower())
     if arch is None:
-        fail(f"no zig target for this machine ({platform.machine()}); "
-             "build with EXT_LINK_GLIBC=system")
+        fail(f"no zig target for {machine or platform.machine()}; build with EXT_LINK_GLIBC=system")
     if not re.fullmatch(r"2\.\d+", glibc):
         fail(f"EXT_LINK_GLIBC={glibc!r} is not a glibc version like 2.28 (or 'system')")
     return f"{arch}-linux-gnu.{glibc}"
@@ -116,7 +118,7 @@ def main(argv: list[str]) -> int:
         fail(f"linking for glibc {glibc} needs zig: pip install ziglang into the build "
              f"environment ({sys.executable}), or build with EXT_LINK_GLIBC=system "
              "(the wheel then needs this machine's glibc)")
-    target = zig_target(glibc)
+    target = zig_target(glibc, compiler)
     zig = [sys.executable, "-m", "ziglang", "cc"]
     # --strip-all: zig's driver does not pass CMakeLists' --discard-all on to
     # lld, which would keep nvcc's tmpxft_<pid> file symbols (a CUDA build

@@ -9,7 +9,7 @@ here exactly as on that machine ("version `GLIBC_2.34' not found").
 
 The tree is bullseye's libc6, libstdc++6 and libgcc-s1, unpacked (not
 installed) in build/oldglibc/bullseye, fetched once from the Debian mirror of
-this machine's apt sources with a private apt state (debcuda.Apt): nothing
+this machine's apt sources with a private apt state (debian.Apt): nothing
 changes outside the repository. Nothing runs inside it: its ld.so runs a small dlopen driver
 (built with zig for glibc 2.17) with the tree's libc, libstdc++ and libgcc_s
 first on the library path; torch comes from the given torch package
@@ -98,7 +98,7 @@ def ensure_tree(proj: Project) -> Path:
         return root
     if not shutil.which("apt-get") or not shutil.which("dpkg-deb"):
         raise CannotHere("needs apt-get and dpkg-deb (a Debian-like host) to fetch bullseye's libc")
-    from .debcuda import Apt, unpack
+    from .debian import Apt, unpack
 
     if root.exists():
         shutil.rmtree(root)  # an interrupted earlier attempt

@@ -57,6 +57,8 @@ def parser() -> argparse.ArgumentParser:
                         "pip: the factory's own in build/toolchains, pip's wheels for CUDA 13+, "
                         "Debian's .debs for CUDA 12)")
     g.add_argument("--archs", help='CUDA architectures, e.g. "80;90" (default: pyproject [tool.ext])')
+    g.add_argument("--arch", choices=("x86_64", "aarch64"),
+                   help="the machine the wheels are for (default: this one's; another needs a cross toolchain)")
     g.add_argument("--jobs", help="parallel compile jobs (MAX_JOBS)")
     g = p.add_argument_group("test")
     g.add_argument("--torch", help="torch version(s) to test with, comma separated "

@@ -11,6 +11,7 @@ for in one place only.
 from __future__ import annotations
 
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -197,8 +198,8 @@ def build_host(proj: Project, variant: Variant, archs: str | None, jobs: str | N
     for stale in [*proj.build_dir.glob("lib.*"), *proj.build_dir.glob("bdist.*")]:
         shutil.rmtree(stale)
     hooks = addons(proj)
-    env = {"SOURCE_DATE_EPOCH": source_date_epoch(proj), **variant.env,
-           **(hooks.host_build_env(proj) if hooks else {})}
+    env = {"SOURCE_DATE_EPOCH": source_date_epoch(proj), **variant.env}
+    env.update(hooks.host_build_env(proj, env) if hooks else {})
     if archs:
         env[f"{proj.env_prefix}_CUDA_ARCHS"] = archs
     if jobs:
@@ -257,11 +258,31 @@ def choose_backend(proj: Project) -> tuple[str, str]:
     return "cibuildwheel", f"{engine} works and has {image}"
 
 
+def cross_variants(proj: Project, machine: str, kinds: list[str], cuda: str | None) -> list[Variant]:
+    """Variants for another machine (--arch), through an add-on that can
+    cross-build (this machine's addons/aarch64.py); the template's default is
+    to build on that machine (wheels.yml's arm64 runner)."""
+    hooks = addons(proj)
+    if not hooks or not hasattr(hooks, "cross_build_env"):
+        raise FactoryError(f"building {machine} wheels on {platform.machine()} needs a cross toolchain: "
+                           f"build on an {machine} machine (wheels.yml does, on its arm64 runner)")
+    out = []
+    for kind in ["cpu" if k == "cpu" else "cuda" for k in kinds]:
+        version = None if kind == "cpu" else (cuda or torch_cuda_version())
+        env = {f"{proj.env_prefix}_CPU_ONLY": "1" if kind == "cpu" else "0",
+               **hooks.cross_build_env(proj, machine, version)}
+        out.append(Variant(probe_label(proj, env), env))
+    return out
+
+
 def build(proj: Project, args) -> list[Path]:
-    """args: the command line's --backend, --cpu, --cuda, --toolkit, --archs, --jobs."""
+    """args: the command line's --backend, --cpu, --cuda, --toolkit, --archs, --jobs, --arch."""
     step("build")
     backend, cpu, cuda, toolkit, archs, jobs = (args.backend, args.cpu, args.cuda, args.toolkit,
                                                 args.archs, args.jobs)
+    machine = args.arch or platform.machine()
+    if machine != platform.machine():
+        backend = "host"  # a cross build (an add-on's toolchain), never this machine's container
     if backend == "auto":
         backend, why = choose_backend(proj)
         log(f"backend: {backend} ({why})")
@@ -293,10 +314,12 @@ def build(proj: Project, args) -> list[Path]:
     if os.environ.get(f"{proj.env_prefix}_CPU_ONLY", "0") not in ("", "0") and cuda is None:
         cpu = True  # the build knob, as setup.py reads it
     kinds = (["cuda"] if cuda is not None else []) + (["cpu"] if cpu else []) or ["auto"]
+    version = None if cuda in (None, "installed") else cuda
+    variants = (cross_variants(proj, machine, kinds, version) if machine != platform.machine()
+                else [resolve_variant(proj, kind, version, toolkit) for kind in kinds])
     wheels = []
-    for kind in kinds:
-        variant = resolve_variant(proj, kind, None if cuda in (None, "installed") else cuda, toolkit)
-        log(f"variant +{variant.label}")
+    for variant in variants:
+        log(f"variant +{variant.label} for {machine}")
         wheels.append(build_host(proj, variant, archs, jobs))
     if any("+cu" in w.name for w in wheels):
         CPU_ONLY.clear()  # a CUDA wheel was built too: the run did not end CPU-only

@@ -9,6 +9,7 @@ CUDA is left to torch at run time; anything else auditwheel would graft
 from __future__ import annotations
 
 import json
+import platform
 import re
 import shutil
 import tempfile
@@ -96,14 +97,22 @@ def repair(proj: Project, args) -> list[Path]:
         plat = target_platform(proj, whl)
         log(f"{whl.name}: --plat {plat}; leaving to torch at run time: "
             + (", ".join(f"{k} ({v})" for k, v in excludes.items()) or "nothing"))
+        # auditwheel's --plat takes this machine's tags only: another
+        # machine's wheel (a cross build) is repaired to the best tag its
+        # symbols allow ("auto"), then tagged `plat`, which is not older.
+        foreign = not plat.endswith("_" + platform.machine())
         with tempfile.TemporaryDirectory(dir=proj.wheelhouse, prefix=".repair-") as tmp:
             # --only-plat: exactly that tag (auditwheel would add manylinux_2_24
             # for symbols that old; torch itself needs 2.28, so it means nothing).
-            cmd = [tool("auditwheel"), "repair", "--plat", plat, "--only-plat", "-w", tmp]
+            cmd = [tool("auditwheel"), "repair", "--plat", "auto" if foreign else plat, "--only-plat", "-w", tmp]
             for soname in excludes:
                 cmd += ["--exclude", soname]
-            run([*cmd, str(whl)], env={"SOURCE_DATE_EPOCH": source_date_epoch(proj)})
+            env = {"SOURCE_DATE_EPOCH": source_date_epoch(proj)}
+            run([*cmd, str(whl)], env=env)
             made = list(Path(tmp).glob("*.whl"))
+            if foreign and len(made) == 1:
+                run([tool("wheel"), "tags", "--remove", "--platform-tag", plat, str(made[0])], env=env)
+                made = list(Path(tmp).glob("*.whl"))
             if len(made) != 1:
                 raise FactoryError(f"auditwheel wrote {made or 'nothing'} for {whl.name}")
             grafted = vendored(made[0])

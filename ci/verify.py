@@ -48,7 +48,11 @@ def check_tags(proj: Project, w: WheelInfo) -> Check:
         return Check("tag", False, f"{', '.join(bad) or 'no tags'} is not {python_tag(proj)}-abi3-manylinux_*")
     if sorted(w.wheel_tags) != sorted(w.tags):
         return Check("tag", False, f"WHEEL says {w.wheel_tags}, the file name {w.tags}")
-    return Check("tag", True)
+    arch = w.tags[0].rsplit("_", 1)[-1] if not w.tags[0].endswith("x86_64") else "x86_64"
+    wrong = [f"{e.path} is {e.machine}" for e in w.elf if e.machine != arch]
+    if wrong:
+        return Check("tag", False, f"the tag says {arch}, but {', '.join(wrong)}")
+    return Check("tag", True, f"libraries for {arch}")
 
 
 def manylinux_glibc(w: WheelInfo) -> tuple[tuple[int, int], str] | None:

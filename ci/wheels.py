@@ -37,6 +37,7 @@ class ElfInfo:
     runpath: list[str]        # DT_RUNPATH entries
     rpath: list[str]          # DT_RPATH entries (should be none)
     python_symbols: list[str]  # undefined Py*/_Py* symbols (C-API use)
+    machine: str              # what the code runs on, as wheel tags spell it (x86_64, aarch64)
     # symbol versions it needs, by prefix: {"GLIBC": ["2.2.5", "2.17"], "GLIBCXX": [...], ...}
     version_needs: dict[str, list[str]] = field(default_factory=dict)
 
@@ -114,7 +115,8 @@ def elf_info(data: bytes, path: str) -> ElfInfo | None:
         for sym in dynsym.iter_symbols():
             if sym["st_shndx"] == "SHN_UNDEF" and (sym.name.startswith("Py") or sym.name.startswith("_Py")):
                 python_symbols.append(sym.name)
-    return ElfInfo(path, needed, runpath, rpath, sorted(python_symbols), version_needs(elf))
+    machine = {"EM_X86_64": "x86_64", "EM_AARCH64": "aarch64"}.get(elf["e_machine"], elf["e_machine"])
+    return ElfInfo(path, needed, runpath, rpath, sorted(python_symbols), machine, version_needs(elf))
 
 
 def inspect(path: Path) -> WheelInfo:

@@ -13,7 +13,7 @@ linux` with podman against the result.
     .venv/bin/python -m addons.offline_container all            the three steps in a row, timed
 
 Run from the repository root with the factory's interpreter: it uses the
-factory (ci/) for running commands, the Debian apt sources (ci/debcuda.py),
+factory (ci/) for running commands, the Debian apt sources (addons/debian.py),
 the CUDA image's ARG defaults (ci/build.py) and the scratch tree cibuildwheel
 copies (ci/project.py).
 
@@ -50,7 +50,7 @@ from pathlib import Path
 import extconfig
 from ci import project
 from ci.build import arg_default
-from addons.debcuda import debian_source
+from addons.debian import debian_source
 from ci.project import (FactoryError, Project, copy_worktree, log, run, source_date_epoch,
                         step)
 

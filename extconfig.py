@@ -51,6 +51,7 @@ class Config:
     cuda_variants: tuple[str, ...]    # CUDA versions of the shipped variants, newest first
     cuda_archs_for: dict   # "<CUDA major>" or "<major>/<machine>" -> arch list, where it differs
     cuda_libraries: tuple[str, ...]   # CUDA libraries the ops link (CUDA_LIBRARIES' keys)
+    torch_cuda_builds: dict           # CUDA variant -> torch's CUDA tags it serves (cu126, ...)
 
     def default_cuda_archs(self, cuda_version: str, machine: str = "x86_64") -> str:
         """The arch list for a toolkit of this version (e.g. "13.0") and a
@@ -183,6 +184,7 @@ def load(root: Path | str | None = None) -> Config:
         cuda_variants=tuple(str(v) for v in ext.get("cuda-variants", ())),
         cuda_archs_for={str(k): str(v) for k, v in ext.get("cuda-archs-for", {}).items()},
         cuda_libraries=tuple(ext.get("cuda-libraries", ())),
+        torch_cuda_builds={str(k): list(v) for k, v in ext.get("torch-cuda-builds", {}).items()},
     )
     unknown = set(cfg.cuda_libraries) - set(CUDA_LIBRARIES)
     if unknown:
@@ -284,7 +286,7 @@ def build_label(env: Mapping[str, str], root: Path | str | None = None) -> str:
 
 
 def facts(cfg: Config) -> dict[str, str]:
-    out = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name != "cuda_archs_for"}
+    out = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name not in ("cuda_archs_for", "torch_cuda_builds")}
     out["torch_requirement"] = cfg.torch_requirement
     out.update(normalized=cfg.normalized, wheel_name=cfg.wheel_name, image=cfg.image,
                env_prefix=ENV_PREFIX)

@@ -207,6 +207,7 @@ class CMakeBuild(build_ext):
             "torch_headers": torch_version,
             "torch_target": CONFIG.torch_target,
             "cuda_variants": list(CONFIG.cuda_variants),
+            "torch_cuda_builds": CONFIG.torch_cuda_builds,
             "git_commit": git_commit(),
             "sources": extconfig.source_digest(ROOT),
         }

@@ -1,4 +1,6 @@
-"""`index`: a PEP 503 simple index per variant (index/<label>/simple/), with
+"""`index`: a PEP 503 simple index per variant (index/<label>/simple/), and
+one per torch CUDA build a variant serves (index/cu128/simple/ holding the
+CUDA 12 wheel: [tool.ext] torch-cuda-builds), with
 PEP 658/714 metadata files and sha256 fragments, so that
 `pip install --no-deps --require-hashes --index-url file://<repo>/index/cu130/simple
 -r index/cu130/requirements.txt` installs exactly the wheel built (torch
@@ -71,16 +73,20 @@ def index(proj: Project, args) -> list[Path]:
     pins: dict[tuple[Path, str], list[str]] = {}  # (simple, version) -> sha256 of its wheels
     for whl in wheels:
         _, version, _ = parse_tags(whl)
-        simple = out / (version.local or "default") / "simple"
-        page_dir = simple / proj.normalized
-        page_dir.mkdir(parents=True, exist_ok=True)
-        if whl.resolve() != (page_dir / whl.name).resolve():
-            shutil.copy2(whl, page_dir / whl.name)
-        project_page(proj, page_dir)
-        root_page(simple)
-        simples.append(simple)
-        pins.setdefault((simple, str(version)), []).append(sha256(whl.read_bytes()))
-        log(f"{whl.name} -> {simple.as_uri()}")
+        cuda = (inspect(whl).build_info or {}).get("cuda")
+        # its own label's index, and one per torch CUDA build it serves
+        # ([tool.ext] torch-cuda-builds): where a torch+cu128 user looks.
+        for name in dict.fromkeys([version.local or "default", *proj.torch_cuda_builds.get(cuda or "", [])]):
+            simple = out / name / "simple"
+            page_dir = simple / proj.normalized
+            page_dir.mkdir(parents=True, exist_ok=True)
+            if whl.resolve() != (page_dir / whl.name).resolve():
+                shutil.copy2(whl, page_dir / whl.name)
+            project_page(proj, page_dir)
+            root_page(simple)
+            simples.append(simple)
+            pins.setdefault((simple, str(version)), []).append(sha256(whl.read_bytes()))
+            log(f"{whl.name} -> {simple.as_uri()}")
     for (simple, version), digests in sorted(pins.items()):
         log(install_hint(proj, simple, version, digests))
     return sorted(set(simples))

@@ -100,7 +100,10 @@ def make_venv(proj: Project, py: Python, torch: str) -> Path:
     venv = proj.build_dir / "venvs" / f"{py.tag}-torch{torch}"
     shared = (torch == metadata.version("torch").split("+")[0]
               and Path(py.path).resolve() == Path(getattr(sys, "_base_executable", sys.executable)).resolve())
-    want = json.dumps({"python": py.path, "torch": torch, "test": list(proj.test_requires), "shared": shared and "pip too"})
+    # (resolved: a project made from this one may reach .venv through a link)
+    factory_site = str(Path(sysconfig.get_paths()["purelib"]).resolve())
+    want = json.dumps({"python": py.path, "torch": torch, "test": list(proj.test_requires),
+                       "shared": shared and factory_site})
     stamp = venv / ".factory-stamp"
     if stamp.is_file() and stamp.read_text() == want and (venv / "bin" / "python").exists():
         return venv
@@ -113,7 +116,7 @@ def make_venv(proj: Project, py: Python, torch: str) -> Path:
     if shared:
         site = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                    capture=True, stream=False, echo=False).output.strip()
-        Path(site, "factory-site.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+        Path(site, "factory-site.pth").write_text(factory_site + "\n")
     else:
         pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "-qq"]
         run([*pip, f"torch=={torch}"])

@@ -23,9 +23,9 @@ def info() -> int:
         ("torch", f"{torch.__version__} (CUDA {torch.version.cuda or 'none'})"),
     ]
     variants = b.get("cuda_variants", [])
-    rows.append(("CUDA variants", ", ".join(
-        f"+{_loader.label(v)} (driver >= {_loader.MIN_DRIVER.get(_loader._version_tuple(v)[0], '?')})"
-        for v in variants) or "-"))
+    rows.append(("CUDA variants", "; ".join(
+        f"+{_loader.label(v)} (torch {', '.join(_loader.torch_builds(b, v))}; driver >= "
+        f"{_loader.MIN_DRIVER.get(_loader._version_tuple(v)[0], '?')})" for v in variants) or "-"))
     driver = _loader.cuda_driver_version()
     rows.append(("NVIDIA driver", f"CUDA {driver[0]}.{driver[1]}" if driver else "not found"))
     if driver and variants:

@@ -183,11 +183,20 @@ def variant_for_driver(info: dict, driver: tuple[int, int]) -> str | None:
     return max(fits, key=_version_tuple) if fits else None
 
 
+def torch_builds(info: dict, cuda: str) -> list[str]:
+    """The torch CUDA builds (cu126, ...) the +cu<cuda> wheel serves."""
+    return info.get("torch_cuda_builds", {}).get(cuda) or [label(cuda)]
+
+
 def install_command(info: dict, cuda: str) -> str:
-    """The pinned pip command for the +cu<cuda> wheel of this release."""
+    """The pinned pip command for the +cu<cuda> wheel of this release, from
+    the index named after this torch's CUDA build where that wheel serves it."""
     base = info["version"].split("+")[0]
+    builds = torch_builds(info, cuda)
+    mine = label(torch.version.cuda) if torch.version.cuda else None
+    tag = mine if mine in builds else builds[0]
     return (f"pip install --force-reinstall --no-deps '{info['name']}=={base}+{label(cuda)}' "
-            f"(from the {label(cuda)} index, e.g. --index-url <index>/{label(cuda)}/simple)")
+            f"--index-url <index>/{tag}/simple (it serves torch's {', '.join(builds)} builds)")
 
 
 def cpu_by_choice(info: dict) -> bool:

@@ -127,9 +127,10 @@ def test_cuda_problem_is_none_or_a_message(monkeypatch):
 ])
 def test_driver_too_old_names_the_variant_that_fits(monkeypatch, driver, built, names):
     info = {"name": NAME, "version": f"0.1.0+cu{built.replace('.', '')}", "cuda": built,
-            "cuda_variants": ["13.0", "12.4"]}
+            "cuda_variants": ["13.0", "12.4"],
+            "torch_cuda_builds": {"13.0": ["cu130", "cu132"], "12.4": ["cu126", "cu128"]}}
     monkeypatch.setattr(_loader, "cuda_driver_version", lambda: driver)
-    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    monkeypatch.setattr(torch.version, "cuda", "12.8")  # a torch+cu128 user
     problem = _loader.cuda_problem(info)
     if names is False:
         assert problem is None
@@ -137,6 +138,7 @@ def test_driver_too_old_names_the_variant_that_fits(monkeypatch, driver, built, 
     assert problem and f"CUDA {driver[0]}.{driver[1]}" in problem, problem
     if names:
         assert f"pip install --force-reinstall --no-deps '{NAME}==0.1.0{names}'" in problem, problem
-        assert "cu124/simple" in problem, problem
+        # the index named after the user's torch build, which that wheel serves
+        assert "--index-url <index>/cu128/simple" in problem and "cu126, cu128" in problem, problem
     else:
         assert "upgrade the driver" in problem and "pip install" not in problem, problem

@@ -9,6 +9,7 @@ Every test here is slow (builds wheels or starts servers).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -234,6 +235,10 @@ def test_index_install_hint_pins_version_and_hash(tmp_path):
              "-d", str(tmp_path / "dl"))
     assert dl.returncode == 0, out(dl)
     assert (tmp_path / "dl" / WHEEL.name).read_bytes() == WHEEL.read_bytes()
+    # the index of each torch CUDA build the variant serves holds the same pin
+    cuda = json.loads(zipfile.ZipFile(WHEEL).read(f"{IMPORT}/_build_info.json"))["cuda"]
+    for build in CONFIG.torch_cuda_builds.get(cuda or "", []):
+        assert (tmp_path / "index" / build / "requirements.txt").read_text() == req.read_text(), build
 
 
 # --------------------------------------------------------------------------

@@ -233,8 +233,8 @@ def test_cuda_libraries_are_required_per_variant_and_not_bundled(with_libraries)
     assert sorted(requires(cuda)) == ["nvidia-cublas<14,>=13.0", "nvidia-cudnn-cu13<10,>=9.12", "torch>=2.10"]
     assert requires(cpu) == ["torch>=2.10"]
     names = zipfile.ZipFile(cuda).namelist()
-    assert "libs/libs_cuda.so" in names and not [n for n in names if re.search(r"libcu(blas|dnn)", n)], names
-    assert "libs/libs_cuda.so" not in zipfile.ZipFile(cpu).namelist()  # no stale CUDA library
+    assert "libs/liblibs_cuda.so" in names and not [n for n in names if re.search(r"libcu(blas|dnn)", n)], names
+    assert "libs/liblibs_cuda.so" not in zipfile.ZipFile(cpu).namelist()  # no stale CUDA library
     res = sh(with_libraries["tree"], f"./ci/factory verify --wheel {cuda} --wheel {cpu}")
     assert res.returncode == 0, out(res)
     assert "ok     cuda-libraries: nvidia-cublas<14,>=13.0, nvidia-cudnn-cu13<10,>=9.12" in res.stdout, out(res)
